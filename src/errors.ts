@@ -1,0 +1,83 @@
+// One catalogue of the plugin's errors. Each has a stable `code` to match on and a message that
+// says what to fix; the event errors also carry their facts as data.
+
+export type SseErrorCode =
+  | 'FST_SSE_INVALID_OPTION'
+  | 'FST_SSE_INVALID_EVENT'
+  | 'FST_SSE_UNKNOWN_EVENT'
+  | 'FST_SSE_INVALID_FIELD'
+  | 'FST_SSE_INVALID_SOURCE'
+  | 'FST_SSE_REPLY_SENT'
+  | 'FST_SSE_SOURCE_FAILED'
+
+export class SseError extends Error {
+  readonly code: SseErrorCode
+  /** HTTP status when this error answers a request before the stream starts. */
+  readonly statusCode: number
+
+  constructor (code: SseErrorCode, message: string, options?: { cause?: unknown, statusCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'SseError'
+    this.code = code
+    this.statusCode = options?.statusCode ?? 500
+  }
+}
+
+/** A plugin or `reply.sse()` option has a wrong value. Thrown at `register` (or at the call). */
+export function invalidOption (option: string, expected: string, got: unknown): SseError {
+  return new SseError('FST_SSE_INVALID_OPTION',
+    `fastify-typed-sse: option "${option}" must be ${expected}, got ${describe(got)}`)
+}
+
+/** An event did not pass the schema of its name. */
+export class InvalidEventError extends SseError {
+  /** The event name (`message` for unnamed events). */
+  readonly event: string
+  /** JSON pointer into `data` where the check failed (`''` for `data` itself). */
+  readonly path: string
+  /** What the schema expected there. */
+  readonly reason: string
+
+  constructor (event: string, path: string, reason: string) {
+    super('FST_SSE_INVALID_EVENT',
+      `fastify-typed-sse: event "${event}" has invalid data at "${path === '' ? '/' : path}": ${reason}`)
+    this.name = 'InvalidEventError'
+    this.event = event
+    this.path = path
+    this.reason = reason
+  }
+}
+
+/** The event name is not in the route's event map. */
+export function unknownEvent (event: string, known: readonly string[]): SseError {
+  return new SseError('FST_SSE_UNKNOWN_EVENT',
+    `fastify-typed-sse: event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`)
+}
+
+/** A frame field would break the framing (CR, LF or NUL) or is out of range. */
+export function invalidField (field: 'event' | 'id' | 'retry' | 'comment', problem: string): SseError {
+  return new SseError('FST_SSE_INVALID_FIELD', `fastify-typed-sse: field "${field}" ${problem}`)
+}
+
+export function invalidSource (got: unknown): SseError {
+  return new SseError('FST_SSE_INVALID_SOURCE',
+    `fastify-typed-sse: reply.sse() needs an async iterable, an iterable or a function returning one, got ${describe(got)}`)
+}
+
+export function replySent (): SseError {
+  return new SseError('FST_SSE_REPLY_SENT',
+    'fastify-typed-sse: reply.sse() was called on a reply that was already sent or hijacked')
+}
+
+function describe (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
+  if (typeof value === 'function') return 'a function'
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+}
+
+/** A source yielded something that is not an event object. */
+export function notAnEvent (got: unknown): SseError {
+  return new SseError('FST_SSE_INVALID_EVENT',
+    `fastify-typed-sse: a source must yield objects like { event?, data, id?, retry?, comment? }, got ${describe(got)}`)
+}

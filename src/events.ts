@@ -1,0 +1,61 @@
+// Types only: what a source yields, and how an event map turns into those types.
+import type { Static, TSchema } from '@sinclair/typebox'
+
+/**
+ * Event names mapped to the TypeBox schema of their `data`.
+ * The key `message` stands for unnamed events (the ones `EventSource.onmessage` receives).
+ */
+export type EventMap = Record<string, TSchema>
+
+/** Fields every frame may carry besides its event name and data. */
+export interface FrameFields {
+  /**
+   * Sent as `id:`; the browser sends it back as `Last-Event-ID` when it reconnects.
+   * Numbers are written in decimal (`id: 0` is kept). Must not contain CR, LF or NUL.
+   */
+  id?: string | number | undefined
+  /** Reconnection delay in milliseconds, sent as `retry:`. A non-negative integer. */
+  retry?: number | undefined
+  /** A `:` comment; ignored by clients, useful to keep proxies awake or to debug. */
+  comment?: string | undefined
+}
+
+/** A frame without data: sets `id`/`retry` or carries a comment, dispatches no event. */
+export interface ControlFrame extends FrameFields {
+  event?: undefined
+  data?: undefined
+}
+
+/** One event of an event map: `{ event: name, data }`, with `event` optional for `message`. */
+export type MapEvent<M extends EventMap, K extends keyof M & string = keyof M & string> = {
+  [N in K]: FrameFields & (N extends 'message' ? { event?: 'message' | undefined } : { event: N }) & {
+    data: Static<M[N]>
+  }
+}[K]
+
+/** What a typed source may yield: any event of the map, or a control frame. */
+export type SseEvent<M extends EventMap> = MapEvent<M> | ControlFrame
+
+/** What an untyped source (no `events` map) may yield. */
+export interface UntypedEvent extends FrameFields {
+  event?: string | undefined
+  data?: unknown
+}
+
+/** Handed to a source function and to an `{ sse }` route handler. */
+export interface SseContext {
+  /** Aborts when the client goes away or the server closes: pass it to whatever you await. */
+  signal: AbortSignal
+  /** The id the client last saw (`Last-Event-ID` header or `lastEventId` query), if any. */
+  lastEventId: string | undefined
+}
+
+/** Something that yields events, sync or async. */
+export type EventIterable<E> = AsyncIterable<E> | Iterable<E>
+
+/**
+ * What `reply.sse()` takes: an iterable of events, or a function of the stream's context that
+ * returns one (an async generator function fits). If the function returns a promise, it is
+ * awaited before the response starts, so an error there becomes a normal HTTP error.
+ */
+export type SseSource<E> = EventIterable<E> | ((context: SseContext) => EventIterable<E> | PromiseLike<EventIterable<E>>)

@@ -1,0 +1,40 @@
+// One yielded event to wire text: name known, fields safe, data valid, then serialize and encode.
+// Errors are returned, not thrown: the stream decides what an invalid event does to it.
+import { checkFields, encodeFrame, idText } from './encode.js'
+import { notAnEvent, type SseError } from './errors.js'
+import type { EventMap, UntypedEvent } from './events.js'
+import { compileEventMap } from './schema.js'
+import { untypedText } from './serialize.js'
+
+/** Returns the frame's text, or the error that keeps it off the wire. */
+export type FrameEncoder = (event: UntypedEvent) => string | SseError
+
+export interface FrameEncoderOptions {
+  /** The schemas; without a map, data is sent unchecked (strings raw, the rest as JSON). */
+  events?: EventMap | undefined
+  /** `false` skips the schema check but keeps the compiled serializers. */
+  validate: boolean
+}
+
+export function createFrameEncoder ({ events, validate }: FrameEncoderOptions): FrameEncoder {
+  const compiled = events === undefined ? undefined : compileEventMap(events)
+  return function encode (value) {
+    if (typeof value !== 'object' || value === null) return notAnEvent(value)
+    const { event, data, comment, retry } = value
+    const id = idText(value.id)
+    const fieldError = checkFields(event, id, retry)
+    if (fieldError !== undefined) return fieldError
+    if ((event !== undefined && typeof event !== 'string') || (comment !== undefined && typeof comment !== 'string')) {
+      return notAnEvent(value)
+    }
+    if (data === undefined) return encodeFrame({ id, retry, comment })
+    const name = event ?? 'message'
+    if (compiled === undefined) {
+      return encodeFrame({ event, id, retry, comment, data: untypedText(data) }, typeof data !== 'string')
+    }
+    const schema = compiled.get(name)
+    if (schema === undefined) return compiled.unknown(name)
+    if (validate && !schema.check(data)) return schema.explain(name, data)
+    return encodeFrame({ event, id, retry, comment, data: schema.serialize(data) }, !schema.multiline)
+  }
+}
