@@ -1,6 +1,7 @@
 // WHATWG `text/event-stream` frames. Pure string work: knows nothing of Fastify or TypeBox, so
 // it can be tested byte for byte and lets the hub encode a published event once for everyone.
 import { invalidField, type SseError } from './errors.js'
+import type { ControlFrame } from './events.js'
 
 /** The fields of one frame, already checked and with `data` already turned into text. */
 export interface FrameText {
@@ -70,4 +71,20 @@ export function idText (id: string | number | undefined): string | undefined {
 /** True when `text` contains CR, LF or NUL; used for ids read from a request. */
 export function hasBreakOrNul (text: string): boolean {
   return HAS_BREAK_OR_NUL.test(text)
+}
+
+/** Marks a frame encoded ahead of time. */
+export const ENCODED: unique symbol = Symbol('fastify-typed-sse.encoded')
+
+/**
+ * A frame that is already wire text, written as it is. The hub checks and encodes a published
+ * event once and hands the same text to every subscriber. Typed as a control frame so it fits
+ * any source; only code that has checked the event itself should make one.
+ */
+export interface EncodedFrame extends ControlFrame {
+  readonly [ENCODED]: string
+}
+
+export function encodedFrame (text: string): EncodedFrame {
+  return { [ENCODED]: text }
 }

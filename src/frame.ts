@@ -1,6 +1,6 @@
 // One yielded event to wire text: name known, fields safe, data valid, then serialize and encode.
 // Errors are returned, not thrown: the stream decides what an invalid event does to it.
-import { checkFields, encodeFrame, idText } from './encode.js'
+import { checkFields, ENCODED, encodeFrame, idText, type EncodedFrame } from './encode.js'
 import { notAnEvent, type SseError } from './errors.js'
 import type { EventMap, UntypedEvent } from './events.js'
 import { compileEventMap } from './schema.js'
@@ -20,6 +20,8 @@ export function createFrameEncoder ({ events, validate }: FrameEncoderOptions): 
   const compiled = events === undefined ? undefined : compileEventMap(events)
   return function encode (value) {
     if (typeof value !== 'object' || value === null) return notAnEvent(value)
+    const encoded = (value as Partial<EncodedFrame>)[ENCODED]
+    if (encoded !== undefined) return encoded
     const { event, data, comment, retry } = value
     const id = idText(value.id)
     const fieldError = checkFields(event, id, retry)
