@@ -1,0 +1,135 @@
+// Every payload is checked against its event's schema before it is encoded. What an invalid
+// event does to the stream is the `onInvalidEvent` policy; it is always logged with its path.
+import t from 'tap'
+import { Type } from '@sinclair/typebox'
+import { startApp } from './helpers/server.js'
+import { rawGet } from './helpers/raw.js'
+import type { SseStreamOptions } from '../src/index.js'
+
+const events = {
+  message: Type.String(),
+  tick: Type.Object({ n: Type.Integer(), tags: Type.Array(Type.String()) })
+}
+
+// Yields one good event, one whose data fails deep inside, and one more good event.
+async function streamWith (t: Tap.Test, options: SseStreamOptions, bad: unknown = { n: 2, tags: ['ok', 7] }) {
+  const started = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse(async function * () {
+      yield { event: 'tick', data: { n: 1, tags: [] }, id: 1 }
+      yield { event: 'tick', data: bad as never, id: 2 }
+      yield { event: 'tick', data: { n: 3, tags: ['c'] }, id: 3 }
+    }, { events, ...options }))
+  })
+  const response = await rawGet(started.port, '/s')
+  await response.ended
+  return { ...started, response }
+}
+
+t.test('skip (default): the invalid event is logged with its path and left out, the rest arrives', async t => {
+  const { response, logs } = await streamWith(t, {})
+  t.equal(response.body(), 'event: tick\ndata: {"n":1,"tags":[]}\nid: 1\n\nevent: tick\ndata: {"n":3,"tags":["c"]}\nid: 3\n\n')
+  const logged = logs.filter(line => line.msg === 'fastify-typed-sse: an invalid event was not sent')
+  t.equal(logged.length, 1)
+  t.match(logged[0], { level: 50, reqId: String, err: { code: 'FST_SSE_INVALID_EVENT', event: 'tick', path: '/tags/1', message: /event "tick" has invalid data at "\/tags\/1": Expected string/ } })
+})
+
+t.test('error-event: a typed `error` event takes the invalid event\'s place and the stream goes on', async t => {
+  const { response } = await streamWith(t, { onInvalidEvent: 'error-event' })
+  t.same(response.events.map(e => [e.event, e.id]), [['tick', '1'], ['error', undefined], ['tick', '3']])
+  t.same(JSON.parse(response.events[1]!.data), {
+    code: 'FST_SSE_INVALID_EVENT',
+    message: 'fastify-typed-sse: event "tick" has invalid data at "/tags/1": Expected string',
+    event: 'tick',
+    path: '/tags/1'
+  })
+})
+
+t.test('close: the stream ends at the invalid event, and the source is returned', async t => {
+  let cleanedUp = false
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse(async function * () {
+      try {
+        yield { event: 'tick', data: { n: 1, tags: [] } }
+        yield { event: 'tick', data: { n: 'two' } as never }
+        yield { event: 'tick', data: { n: 3, tags: [] } }
+      } finally {
+        cleanedUp = true
+      }
+    }, { events, onInvalidEvent: 'close' }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'event: tick\ndata: {"n":1,"tags":[]}\n\n')
+  t.ok(cleanedUp, 'the generator\'s finally ran')
+})
+
+t.test('an event name that is not in the map is refused, naming the known ones', async t => {
+  const { port, logs } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([{ event: 'tock', data: 1 }, { data: 'fine' }] as never, { events }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: fine\n\n')
+  t.match(logs.find(line => line.msg === 'fastify-typed-sse: an invalid event was not sent'), {
+    err: { code: 'FST_SSE_UNKNOWN_EVENT', message: 'fastify-typed-sse: event "tock" is not in the event map (known: "message", "tick")' }
+  })
+})
+
+t.test('CR, LF or NUL in an event name or id never reaches the wire', async t => {
+  const { port, logs } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([
+      { event: 'a\nevent: evil', data: 1 },
+      { id: '1\ndata: injected', data: 2 },
+      { id: 'x\0y', data: 3 },
+      { retry: -5, data: 4 },
+      { data: 'clean', id: 'ok' }
+    ]))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: clean\nid: ok\n\n')
+  t.equal(logs.filter(line => (line.err as { code?: string } | undefined)?.code === 'FST_SSE_INVALID_FIELD').length, 4)
+})
+
+t.test('a string schema sends the string raw, split into lines; objects go as JSON', async t => {
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([
+      { data: 'Hello,\nworld' },
+      { event: 'tick', data: { n: 1, tags: ['a\nb'] } }
+    ], { events }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: Hello,\ndata: world\n\nevent: tick\ndata: {"n":1,"tags":["a\\nb"]}\n\n')
+})
+
+t.test('validate: false skips the check but still serializes by the schema', async t => {
+  const { port, logs } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([
+      { event: 'tick', data: { n: 1, tags: ['x'], extra: 'not in the schema' } as never }
+    ], { events, validate: false }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'event: tick\ndata: {"n":1,"tags":["x"]}\n\n', 'like Fastify responses, only schema properties are sent')
+  t.equal(logs.filter(line => line.level >= 50).length, 0)
+})
+
+t.test('untyped streams send strings raw and other values as JSON', async t => {
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([{ data: 'a' }, { data: { b: [1] } }, { data: null }, { data: 0 }, { comment: 'c' }]))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: a\n\ndata: {"b":[1]}\n\ndata: null\n\ndata: 0\n\n: c\n\n')
+})
+
+t.test('yielding something that is not an event object is refused', async t => {
+  const { port, logs } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse(['just a string', { data: 'ok' }] as never))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: ok\n\n')
+  t.match(logs.find(line => line.level === 50), { err: { code: 'FST_SSE_INVALID_EVENT', message: /must yield objects like/ } })
+})
