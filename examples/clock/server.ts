@@ -14,8 +14,8 @@ const events = {
   end: Type.Object({ reason: Type.String() })
 }
 
-export async function buildClock (ticks = 30) {
-  const app = Fastify({ logger: process.env.NODE_ENV !== 'test' })
+export async function buildClock (ticks = 30, { intervalMs = 1000, logger = process.env.NODE_ENV !== 'test' } = {}) {
+  const app = Fastify({ logger })
   await app.register(ssePlugin, { heartbeatInterval: 15_000, retry: 2000 })
 
   const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
@@ -26,7 +26,7 @@ export async function buildClock (ticks = 30) {
     for (let n = lastEventId === undefined ? 0 : Number(lastEventId) + 1; n < ticks; n++) {
       yield { data: { time: new Date().toISOString() } }
       yield { event: 'tick', id: n, data: { n } }
-      await sleep(1000, undefined, { signal })
+      await sleep(intervalMs, undefined, { signal })
     }
     yield { event: 'end', data: { reason: `${ticks} ticks done` } }
   })
