@@ -33,8 +33,23 @@ export type MapEvent<M extends EventMap, K extends keyof M & string = keyof M & 
   }
 }[K]
 
+/**
+ * A payload as a source may give it: read, never changed, so readonly values fit as well as
+ * mutable ones (an `as const` array, or a literal inferred as a readonly tuple).
+ */
+export type Payload<T> =
+  0 extends (1 & T) ? T // any
+    : T extends (...args: never[]) => unknown ? T
+      : T extends Date | RegExp | Uint8Array ? T
+        : T extends object ? { readonly [K in keyof T]: Payload<T[K]> }
+          : T
+
 /** What a typed source may yield: any event of the map, or a control frame. */
-export type SseEvent<M extends EventMap> = MapEvent<M> | ControlFrame
+export type SseEvent<M extends EventMap> = {
+  [N in keyof M & string]: FrameFields & (N extends 'message' ? { event?: 'message' | undefined } : { event: N }) & {
+    data: Payload<Static<M[N]>>
+  }
+}[keyof M & string] | ControlFrame
 
 /** What an untyped source (no `events` map) may yield. */
 export interface UntypedEvent extends FrameFields {

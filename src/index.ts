@@ -48,6 +48,9 @@ export type { SseRouteOption } from './route.js'
 export { InvalidEventError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './encode.js'
 
+/** What a source may yield: the map's events, or any event when there is no map (`never`). */
+export type EventsOf<M extends EventMap> = [M] extends [never] ? UntypedEvent : SseEvent<M>
+
 /** A handler declared with the `sse` route option: returns (or is) an iterable of events. */
 export type SseRouteHandler<E, Request = FastifyRequest, Reply = FastifyReply> =
   (this: FastifyInstance, request: Request, reply: Reply, context: SseContext) => EventIterable<E> | PromiseLike<EventIterable<E>>
@@ -59,26 +62,15 @@ declare module 'fastify' {
      * against the schema of its name before it is encoded, and the source is typed by the map.
      * Resolves when the stream has ended.
      */
-    sse<const M extends EventMap>(source: SseSource<NoInfer<SseEvent<M>>>, options: SseReplyOptions<M> & { events: M }): Promise<void>
-    sse(source: SseSource<UntypedEvent>, options?: SseStreamOptions): Promise<void>
+    // One signature, not an overload per case: while TypeScript tries overloads it fixes the
+    // type of a generator without parameters against the first one it tries. The yield type
+    // `E` is a parameter of its own, checked against the map's events, because such a generator
+    // is typed before `M` is inferred from `events`. Without `events`, `M` is `never`: untyped.
+    sse<M extends EventMap = never, const E extends EventsOf<M> = EventsOf<M>>(source: SseSource<E>, options?: SseReplyOptions<M>): Promise<void>
   }
 
-  // Merging an interface needs its type parameters repeated exactly, used or not.
-  /* eslint-disable @typescript-eslint/no-unused-vars */
-  interface RouteShorthandOptions<
-    RawServer extends RawServerBase = RawServerDefault,
-    RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
-    RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
-    RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
-    ContextConfig = ContextConfigDefault,
-    SchemaCompiler extends FastifySchema = FastifySchema,
-    TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
-    Logger extends FastifyBaseLogger = FastifyBaseLogger
-  > {
-    /** Makes the handler an event source: `true`, or the event map and stream options. */
-    sse?: true | SseReplyOptions
-  }
-  /* eslint-enable @typescript-eslint/no-unused-vars */
+  // `sse` is deliberately not added to RouteShorthandOptions: Fastify's own overloads then
+  // refuse it, so a route with `sse` is checked by the overloads below, which type its yields.
 
   interface RouteShorthandMethod<
     RawServer extends RawServerBase = RawServerDefault,
@@ -87,12 +79,15 @@ declare module 'fastify' {
     TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
     Logger extends FastifyBaseLogger = FastifyBaseLogger
   > {
-    <const M extends EventMap, RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
-      const SchemaCompiler extends FastifySchema = FastifySchema>(
+    // Fastify's own type parameters come first, so `app.get<{ Params }>(…)` reads as usual (the
+    // map then falls back to its constraint: pass route types through a type provider instead
+    // to keep the yields typed by the map).
+    <RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+      const SchemaCompiler extends FastifySchema = FastifySchema, M extends EventMap = EventMap, const E extends SseEvent<M> = SseEvent<M>>(
       path: string,
       opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger> &
         { sse: SseReplyOptions<M> & { events: M } },
-      handler: SseRouteHandler<NoInfer<SseEvent<M>>,
+      handler: SseRouteHandler<E,
         FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>,
         FastifyReply<RouteGeneric, RawServer, RawRequest, RawReply, ContextConfig, SchemaCompiler, TypeProvider>>
     ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>

@@ -1,6 +1,6 @@
 // Every payload is checked against its event's schema before it is encoded. What an invalid
 // event does to the stream is the `onInvalidEvent` policy; it is always logged with its path.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { startApp } from './helpers/server.js'
 import { rawGet } from './helpers/raw.js'
@@ -12,7 +12,7 @@ const events = {
 }
 
 // Yields one good event, one whose data fails deep inside, and one more good event.
-async function streamWith (t: Tap.Test, options: SseStreamOptions, bad: unknown = { n: 2, tags: ['ok', 7] }) {
+async function streamWith (t: Test, options: SseStreamOptions, bad: unknown = { n: 2, tags: ['ok', 7] }) {
   const started = await startApp(t, app => {
     app.get('/s', (_request, reply) => reply.sse(async function * () {
       yield { event: 'tick', data: { n: 1, tags: [] }, id: 1 }

@@ -14,6 +14,8 @@ export interface RawResponse {
   events: EventSourceMessage[]
   /** Resolves when the body satisfies `predicate` (10 s at most). */
   waitFor (predicate: (body: string) => boolean, what?: string): Promise<string>
+  /** True once the zero-size chunk that ends a chunked response has arrived. */
+  terminated (): boolean
   /** Resolves when the server ends or closes the connection. */
   ended: Promise<void>
   close (): void
@@ -35,6 +37,7 @@ export async function rawGet (port: number, path: string, headers: Record<string
   const parser = createParser({ onEvent: event => events.push(event) })
   const waiters = new Set<() => void>()
   let ended = false
+  let terminated = false
   let chunkedBuffer = Buffer.alloc(0)
   const decoder = new TextDecoder()
 
@@ -53,7 +56,10 @@ export async function rawGet (port: number, path: string, headers: Record<string
       if (chunkedBuffer.length < lineEnd + 2 + size + 2) return
       onBodyBytes(chunkedBuffer.subarray(lineEnd + 2, lineEnd + 2 + size))
       chunkedBuffer = chunkedBuffer.subarray(lineEnd + 2 + size + 2)
-      if (size === 0) socket.end()
+      if (size === 0) {
+        terminated = true
+        socket.end()
+      }
     }
   }
   const notify = (): void => { for (const waiter of [...waiters]) waiter() }
@@ -93,6 +99,7 @@ export async function rawGet (port: number, path: string, headers: Record<string
     status,
     headers: responseHeaders,
     body: () => body,
+    terminated: () => terminated,
     events,
     ended: endedPromise,
     close: () => socket.destroy(),

@@ -18,7 +18,13 @@ interface Teardown { after (fn: () => unknown): void }
 export async function startApp (
   t: Teardown,
   routes: (app: FastifyInstance) => void | Promise<void>,
-  options: { plugin?: SsePluginOptions, fastify?: FastifyServerOptions, before?: (app: FastifyInstance) => void | Promise<void> } = {}
+  options: {
+    plugin?: SsePluginOptions
+    /** Fastify's own options, `http2: true` included. */
+    fastify?: FastifyServerOptions & { http2?: boolean }
+    /** Runs before the plugin is registered (other plugins, hooks). */
+    before?: (app: FastifyInstance) => unknown
+  } = {}
 ): Promise<TestApp> {
   const logs: TestApp['logs'] = []
   const stream = new Writable({
@@ -27,7 +33,7 @@ export async function startApp (
       callback()
     }
   })
-  const app = Fastify({ logger: { level: 'debug', stream }, ...options.fastify })
+  const app = Fastify({ logger: { level: 'debug', stream }, ...options.fastify } as FastifyServerOptions)
   await options.before?.(app)
   await app.register(ssePlugin, options.plugin ?? {})
   await routes(app)
