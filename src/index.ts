@@ -2,7 +2,7 @@
 import type {
   ContextConfigDefault, FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
   FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, RawReplyDefaultExpression,
-  RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface
+  RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, RouteShorthandOptions
 } from 'fastify'
 import fp from 'fastify-plugin'
 import type { EventIterable, EventMap, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
