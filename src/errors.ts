@@ -9,6 +9,9 @@ export type SseErrorCode =
   | 'FST_SSE_INVALID_SOURCE'
   | 'FST_SSE_REPLY_SENT'
   | 'FST_SSE_SOURCE_FAILED'
+  | 'FST_SSE_UNSERIALIZABLE'
+  | 'FST_SSE_HUB_UNAVAILABLE'
+  | 'FST_SSE_HUB_CLOSED'
 
 export class SseError extends Error {
   readonly code: SseErrorCode
@@ -76,8 +79,27 @@ function describe (value: unknown): string {
   return Array.isArray(value) ? 'an array' : `a ${typeof value}`
 }
 
+/** Data that passed its schema (or had none) but cannot be written as JSON: a BigInt, a cycle. */
+export function unserializable (event: string, cause: unknown): SseError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new SseError('FST_SSE_UNSERIALIZABLE', `fastify-typed-sse: event "${event}" could not be serialized: ${reason}`, { cause })
+}
+
 /** A source yielded something that is not an event object. */
 export function notAnEvent (got: unknown): SseError {
   return new SseError('FST_SSE_INVALID_EVENT',
     `fastify-typed-sse: a source must yield objects like { event?, data, id?, retry?, comment? }, got ${describe(got)}`)
+}
+
+/** The hub's store (Redis) cannot be reached: the event was not stored, nothing was sent. */
+export function hubUnavailable (what: string, cause: unknown): SseError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new SseError('FST_SSE_HUB_UNAVAILABLE',
+    `fastify-typed-sse: ${what}: Redis is unreachable (${reason}); retry once it is back`, { cause, statusCode: 503 })
+}
+
+/** The hub was used after `fastify.close()`. */
+export function hubClosed (): SseError {
+  return new SseError('FST_SSE_HUB_CLOSED',
+    'fastify-typed-sse: the hub is closed (fastify.close() was called); publish and subscribe before closing')
 }

@@ -1,7 +1,7 @@
 // One yielded event to wire text: name known, fields safe, data valid, then serialize and encode.
 // Errors are returned, not thrown: the stream decides what an invalid event does to it.
 import { checkFields, ENCODED, encodeFrame, idText, type EncodedFrame } from './encode.js'
-import { notAnEvent, type SseError } from './errors.js'
+import { notAnEvent, type SseError, unserializable } from './errors.js'
 import type { EventMap, UntypedEvent } from './events.js'
 import { compileEventMap } from './schema.js'
 import { untypedText } from './serialize.js'
@@ -32,11 +32,23 @@ export function createFrameEncoder ({ events, validate }: FrameEncoderOptions): 
     if (data === undefined) return encodeFrame({ id, retry, comment })
     const name = event ?? 'message'
     if (compiled === undefined) {
-      return encodeFrame({ event, id, retry, comment, data: untypedText(data) }, typeof data !== 'string')
+      const text = serialize(name, untypedText, data)
+      return typeof text === 'string' ? encodeFrame({ event, id, retry, comment, data: text }, typeof data !== 'string') : text
     }
     const schema = compiled.get(name)
     if (schema === undefined) return compiled.unknown(name)
     if (validate && !schema.check(data)) return schema.explain(name, data)
-    return encodeFrame({ event, id, retry, comment, data: schema.serialize(data) }, !schema.multiline)
+    const text = serialize(name, schema.serialize, data)
+    return typeof text === 'string' ? encodeFrame({ event, id, retry, comment, data: text }, !schema.multiline) : text
+  }
+}
+
+// A value can pass its schema and still not be JSON (a BigInt, a cycle, a throwing toJSON):
+// that is an invalid event like any other, not a reason to break the stream.
+function serialize (event: string, serializer: (data: unknown) => string, data: unknown): string | SseError {
+  try {
+    return serializer(data)
+  } catch (err) {
+    return unserializable(event, err)
   }
 }

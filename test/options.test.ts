@@ -52,3 +52,13 @@ t.test('calling reply.sse() on a reply already sent is refused', async t => {
   await response.waitFor(body => body === 'already')
   t.match(logs.find(line => line.level >= 40 && JSON.stringify(line).includes('FST_SSE_REPLY_SENT')), {})
 })
+
+t.test('an `sse` route option that is neither true nor an object fails when the route is declared', async t => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(ssePlugin)
+  t.throws(() => app.get('/s', { sse: 'yes' } as never, async function * () {}), {
+    code: 'FST_SSE_INVALID_OPTION',
+    message: /option "sse \(route GET \/s\)" must be true or an object of stream options, got "yes"/
+  })
+})

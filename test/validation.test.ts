@@ -133,3 +133,33 @@ t.test('yielding something that is not an event object is refused', async t => {
   t.equal(response.body(), 'data: ok\n\n')
   t.match(logs.find(line => line.level === 50), { err: { code: 'FST_SSE_INVALID_EVENT', message: /must yield objects like/ } })
 })
+
+t.test('data that passes its schema but cannot be serialized is refused like an invalid event', async t => {
+  const cycle: Record<string, unknown> = {}
+  cycle.self = cycle
+  const { port, logs } = await startApp(t, app => {
+    app.get('/typed', (_request, reply) => reply.sse([{ event: 'big', data: 10n }, { data: 'after' }], {
+      events: { big: Type.BigInt(), message: Type.String() }
+    }))
+    app.get('/untyped', (_request, reply) => reply.sse([{ data: cycle }, { data: 'after' }]))
+  })
+  for (const path of ['/typed', '/untyped']) {
+    const response = await rawGet(port, path)
+    await response.ended
+    t.equal(response.body(), 'data: after\n\n', `${path}: the rest of the stream arrives`)
+  }
+  const codes = logs.filter(line => line.msg === 'fastify-typed-sse: an invalid event was not sent').map(line => (line.err as { code: string, message: string }))
+  t.match(codes, [
+    { code: 'FST_SSE_UNSERIALIZABLE', message: /event "big" could not be serialized: .*BigInt/ },
+    { code: 'FST_SSE_UNSERIALIZABLE', message: /event "message" could not be serialized: .*circular/ }
+  ])
+})
+
+t.test('an event name or comment that is not a string is refused', async t => {
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([{ event: 7, data: 1 }, { comment: ['x'] }, { data: 'ok' }] as never))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  t.equal(response.body(), 'data: ok\n\n')
+})
