@@ -103,3 +103,8 @@ export function hubClosed (): SseError {
   return new SseError('FST_SSE_HUB_CLOSED',
     'fastify-typed-sse: the hub is closed (fastify.close() was called); publish and subscribe before closing')
 }
+
+/** `topic.publish()` got something that is not an event with data, or one carrying its own id. */
+export function invalidPublish (got: unknown, problem = 'needs an event like { event, data }'): SseError {
+  return new SseError('FST_SSE_INVALID_EVENT', `fastify-typed-sse: topic.publish() ${problem}, got ${describe(got)}`)
+}

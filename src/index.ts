@@ -6,20 +6,32 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import type { EventIterable, EventMap, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
+import { createHub, type SseHub } from './hub/hub.js'
+import type { HubOptions } from './hub/options.js'
 import { defaults, resolveStreamOptions, type SseReplyOptions, type SseStreamOptions } from './options.js'
 import { sseRouteHook } from './route.js'
 import { startStream, type OpenStreams } from './stream.js'
 
-/** Options of `fastify.register(ssePlugin, options)`: defaults for every stream. */
-export interface SsePluginOptions extends SseStreamOptions {}
+/** Options of `fastify.register(ssePlugin, options)`: defaults for every stream, and the hub. */
+export interface SsePluginOptions extends SseStreamOptions {
+  /**
+   * The broadcast hub behind `fastify.sse.topic()`. In memory unless `redis` is given.
+   * @defaultValue in memory, `{ retain: 1000, queueSize: 1000, onOverflow: 'close' }`
+   */
+  hub?: HubOptions
+}
 
 // How long fastify.close() waits for sources' `finally` blocks. A source that honours its
 // signal finishes at once; one stuck in an await that ignores it must not hang the shutdown.
 const CLOSE_GRACE_MS = 1000
 
 const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (fastify, options) {
-  const base = resolveStreamOptions(defaults, options)
+  const base = resolveStreamOptions(defaults, options, ['hub'])
   const open: OpenStreams = new Set()
+  const hub = await createHub(options.hub, fastify.log)
+  fastify.decorate('sse', hub.api)
+  // onClose runs after preClose has ended the open streams: then subscriptions and Redis go.
+  fastify.addHook('onClose', () => hub.close())
 
   fastify.decorateReply('sse', function sse (this: FastifyReply, source: SseSource<UntypedEvent>, callOptions?: SseReplyOptions) {
     const streamOptions = callOptions === undefined ? base : resolveStreamOptions(base, callOptions, ['events'])
@@ -47,6 +59,10 @@ export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
 export { InvalidEventError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './encode.js'
+export type { SseHub } from './hub/hub.js'
+export type { HubOptions, OverflowPolicy } from './hub/options.js'
+export type { PublishEvent, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
+export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
 
 /** What a source may yield: the map's events, or any event when there is no map (`never`). */
 export type EventsOf<M extends EventMap> = [M] extends [never] ? UntypedEvent : SseEvent<M>
@@ -56,6 +72,11 @@ export type SseRouteHandler<E, Request = FastifyRequest, Reply = FastifyReply> =
   (this: FastifyInstance, request: Request, reply: Reply, context: SseContext) => EventIterable<E> | PromiseLike<EventIterable<E>>
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** The broadcast hub: `fastify.sse.topic(name, { events })` to publish and subscribe. */
+    sse: SseHub
+  }
+
   interface FastifyReply {
     /**
      * Streams `source` as Server-Sent Events. With `events`, each event's data is checked

@@ -1,0 +1,66 @@
+// The hub behind `fastify.sse`: picks the backend from the options, hands out topics, and on
+// close ends every subscription before closing the backend.
+import type { FastifyBaseLogger } from 'fastify'
+import { hubClosed, invalidOption } from '../errors.js'
+import type { EventMap } from '../events.js'
+import type { HubBackend } from './backend.js'
+import { MemoryBackend } from './memory.js'
+import { resolveHubOptions, type HubOptions } from './options.js'
+import type { Subscriber } from './subscriber.js'
+import { Topic, type SseTopic, type TopicContext, type TopicOptions } from './topic.js'
+
+/** `fastify.sse`: the broadcast hub. */
+export interface SseHub {
+  /**
+   * A topic, typed and checked by `events`. Topics need no set-up or teardown: the same name
+   * always means the same log (across instances, on Redis).
+   */
+  topic<const M extends EventMap>(name: string, options: TopicOptions<M> & { events: M }): SseTopic<M>
+  topic (name: string, options?: TopicOptions): SseTopic
+}
+
+export interface Hub {
+  api: SseHub
+  close (): Promise<void>
+}
+
+/** Checks the options and connects the backend (Redis: fails here if unreachable). */
+export async function createHub (options: HubOptions | undefined, log: FastifyBaseLogger): Promise<Hub> {
+  const resolved = resolveHubOptions(options)
+  let backend: HubBackend
+  if (resolved.redis === undefined) {
+    backend = new MemoryBackend({ retain: resolved.retain, maxAge: resolved.maxAge })
+  } else {
+    // Loaded only when asked for, so ioredis is needed only by apps that use Redis.
+    const { RedisBackend } = await import('./redis.js')
+    backend = await RedisBackend.connect({
+      url: resolved.redis, retain: resolved.retain, maxAge: resolved.maxAge, keyPrefix: resolved.keyPrefix, timeout: resolved.redisTimeout
+    }, log)
+  }
+  let closed = false
+  const context: TopicContext = {
+    backend,
+    options: resolved,
+    log,
+    subscribers: new Set<Subscriber>(),
+    checkOpen () {
+      if (closed) throw hubClosed()
+    }
+  }
+  return {
+    api: {
+      topic (name: string, topicOptions?: TopicOptions) {
+        if (topicOptions !== undefined && (typeof topicOptions !== 'object' || topicOptions === null)) {
+          throw invalidOption(`options of topic ${JSON.stringify(name)}`, 'an object like { events }', topicOptions)
+        }
+        return new Topic(name, topicOptions?.events, context)
+      }
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      for (const subscriber of [...context.subscribers]) subscriber.end()
+      await backend.close()
+    }
+  }
+}

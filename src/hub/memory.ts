@@ -1,0 +1,122 @@
+// The in-memory backend: one process, no set-up. Each topic is an array of entries, trimmed by
+// count on append and by age whenever it is touched (so no timer is ever left running).
+import { hubClosed } from '../errors.js'
+import { compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+
+interface Log {
+  entries: Entry[]
+  /** Index of the oldest retained entry; the array is compacted now and then, not on every trim. */
+  start: number
+  /** The newest id ever assigned, even once trimmed away. */
+  head: string | undefined
+  listeners: Set<LiveListener>
+}
+
+export interface MemoryBackendOptions {
+  retain: number
+  maxAge: number | undefined
+}
+
+export class MemoryBackend implements HubBackend {
+  private readonly logs = new Map<string, Log>()
+  private lastMs = 0
+  private lastSeq = 0
+  private closed = false
+
+  constructor (private readonly options: MemoryBackendOptions) {}
+
+  async append (topic: string, frame: string): Promise<string> {
+    if (this.closed) throw hubClosed()
+    const log = this.log(topic)
+    // Like Redis: milliseconds, and a sequence within the same millisecond (or a clock that went
+    // back), so ids keep increasing. One counter for all topics is enough for that.
+    const now = Date.now()
+    if (now > this.lastMs) {
+      this.lastMs = now
+      this.lastSeq = 0
+    } else {
+      this.lastSeq++
+    }
+    const id = `${this.lastMs}-${this.lastSeq}`
+    const entry = toEntry(id, frame)
+    log.entries.push(entry)
+    log.head = id
+    if (log.entries.length - log.start > this.options.retain) log.start = log.entries.length - this.options.retain
+    this.trim(log)
+    // Fan out synchronously: each listener only queues the entry, so a slow client costs the
+    // others nothing, and a subscriber attaching in between sees it either in the log or live.
+    for (const listener of log.listeners) listener(entry)
+    return id
+  }
+
+  async read (topic: string, after: string, limit: number): Promise<ReadResult> {
+    if (this.closed) throw hubClosed()
+    const log = this.log(topic)
+    this.trim(log)
+    if (parseId(after) === undefined || log.head === undefined) return { continuous: false, reason: 'unknown' }
+    if (after === log.head) return { continuous: true, entries: [] }
+    const index = this.indexOf(log, after)
+    if (log.entries[index]?.id === after) {
+      return { continuous: true, entries: log.entries.slice(index + 1, index + 1 + limit) }
+    }
+    const oldest = log.entries[log.start]?.id ?? log.head
+    return { continuous: false, reason: compareIds(after, oldest) < 0 ? 'expired' : 'unknown' }
+  }
+
+  async follow (topic: string, listener: LiveListener): Promise<Follow> {
+    if (this.closed) throw hubClosed()
+    const log = this.log(topic)
+    log.listeners.add(listener)
+    return {
+      head: log.head,
+      stop: () => {
+        log.listeners.delete(listener)
+        this.forget(topic, log)
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    this.logs.clear()
+  }
+
+  private log (topic: string): Log {
+    let log = this.logs.get(topic)
+    if (log === undefined) {
+      log = { entries: [], start: 0, head: undefined, listeners: new Set() }
+      this.logs.set(topic, log)
+    }
+    return log
+  }
+
+  /** A topic with nothing retained and nobody listening holds only its head; keep that (ids stay increasing). */
+  private forget (topic: string, log: Log): void {
+    if (log.listeners.size === 0 && log.head === undefined) this.logs.delete(topic)
+  }
+
+  private trim (log: Log): void {
+    const { maxAge } = this.options
+    if (maxAge !== undefined) {
+      const oldest = Date.now() - maxAge
+      while (log.start < log.entries.length && (parseId(log.entries[log.start]!.id)?.[0] ?? 0) < oldest) log.start++
+    }
+    // Compact once half the array is dead, so trimming stays O(1) amortised.
+    if (log.start > 64 && log.start * 2 > log.entries.length) {
+      log.entries = log.entries.slice(log.start)
+      log.start = 0
+    }
+  }
+
+  /** Index of the first retained entry whose id is not before `id` (binary search: ids increase). */
+  private indexOf (log: Log, id: string): number {
+    let low = log.start
+    let high = log.entries.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (compareIds(log.entries[mid]!.id, id) < 0) low = mid + 1
+      else high = mid
+    }
+    return low
+  }
+}

@@ -1,0 +1,296 @@
+// The Redis backend: one Redis Stream per topic, so several app instances share topics and ids.
+// XADD (trimmed by MAXLEN, and MINID for age) stores; XRANGE replays; one blocking XREAD loop
+// per instance, on its own connection, reads every topic that has local subscribers and fans
+// each entry out to them, so a thousand clients on one instance cost one read, not a thousand.
+import type { FastifyBaseLogger } from 'fastify'
+import { Redis, type RedisOptions } from 'ioredis'
+import { hubClosed, hubUnavailable } from '../errors.js'
+import { compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+
+export interface RedisBackendOptions {
+  url: string
+  retain: number
+  maxAge: number | undefined
+  keyPrefix: string
+  timeout: number
+}
+
+/** A topic this instance reads, and the listeners it feeds. */
+interface Feed {
+  key: string
+  /** The last id read (delivered), `0-0` before the stream exists; undefined until known. */
+  cursor: string | undefined
+  listeners: Set<LiveListener>
+  ready: Promise<void>
+}
+
+// The field each entry stores its encoded frame in.
+const FIELD = 'frame'
+// Entries per XREAD reply; a busier topic is simply read again at once.
+const READ_COUNT = 512
+// The loop is woken by CLIENT UNBLOCK when a topic is added; the block timeout is only the
+// fallback for an unblock that arrived before its XREAD did.
+const BLOCK_MS = 2000
+// Pause after a read Redis answered with an error (not a lost connection), so it cannot spin.
+const RETRY_MS = 200
+
+export class RedisBackend implements HubBackend {
+  private readonly feeds = new Map<string, Feed>()
+  private closed = false
+  private reading = false
+  private readerId: number | undefined
+  private down = false
+  /** Resolves whatever the loop is idling on: a new feed, the reader coming back, close(). */
+  private wake: (() => void) | undefined
+  private loop: Promise<void> = Promise.resolve()
+  private retryTimer: NodeJS.Timeout | undefined
+
+  private constructor (
+    private readonly options: RedisBackendOptions,
+    private readonly log: FastifyBaseLogger,
+    /** Commands: XADD, XRANGE, XINFO. Fails fast while Redis is away, so publish rejects. */
+    private readonly cmd: Redis,
+    /** Blocking reads only: a blocked connection can do nothing else. */
+    private readonly reader: Redis
+  ) {}
+
+  /** Connects both connections; rejects (leaving nothing open) if Redis cannot be reached. */
+  static async connect (options: RedisBackendOptions, log: FastifyBaseLogger): Promise<RedisBackend> {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      // RESP2 keeps XREAD and XINFO replies in their documented array shapes.
+      protocol: 2,
+      // While Redis is away, commands fail at once instead of queueing: publish rejects and the
+      // caller knows the event was not stored. In-flight commands fail when the socket closes.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: options.timeout,
+      retryStrategy: (times) => Math.min(50 * times, 1000)
+    }
+    const cmd = new Redis(options.url, { ...common, commandTimeout: options.timeout, connectionName: 'fastify-typed-sse' })
+    const reader = new Redis(options.url, { ...common, connectionName: 'fastify-typed-sse:reader' })
+    const backend = new RedisBackend(options, log, cmd, reader)
+    cmd.on('error', (err: Error) => backend.onError('commands', err))
+    reader.on('error', (err: Error) => backend.onError('reader', err))
+    reader.on('ready', () => backend.onReaderReady())
+    reader.on('close', () => { backend.readerId = undefined })
+    try {
+      await Promise.all([cmd.connect(), reader.connect()])
+    } catch (err) {
+      cmd.disconnect()
+      reader.disconnect()
+      throw hubUnavailable(`the hub could not connect to ${redactUrl(options.url)}`, err)
+    }
+    backend.loop = backend.run()
+    return backend
+  }
+
+  async append (topic: string, frame: string): Promise<string> {
+    if (this.closed) throw hubClosed()
+    const key = this.key(topic)
+    const { retain, maxAge } = this.options
+    try {
+      if (maxAge === undefined) return await this.cmd.call('XADD', key, 'MAXLEN', retain, '*', FIELD, frame) as string
+      const results = await this.cmd.multi()
+        .call('XADD', key, 'MAXLEN', retain, '*', FIELD, frame)
+        .call('XTRIM', key, 'MINID', minId(maxAge))
+        .exec()
+      return resultOf(results, 0) as string
+    } catch (err) {
+      throw hubUnavailable(`publishing to topic "${topic}"`, err)
+    }
+  }
+
+  async read (topic: string, after: string, limit: number): Promise<ReadResult> {
+    if (this.closed) throw hubClosed()
+    if (parseId(after) === undefined) return { continuous: false, reason: 'unknown' }
+    const key = this.key(topic)
+    let rows: RawEntry[]
+    let info: StreamInfo | undefined
+    try {
+      // One transaction, so the range and the stream's bounds describe the same moment.
+      const transaction = this.cmd.multi()
+      if (this.options.maxAge !== undefined) transaction.call('XTRIM', key, 'MINID', minId(this.options.maxAge))
+      transaction.call('XRANGE', key, after, '+', 'COUNT', limit + 1)
+      transaction.call('XINFO', 'STREAM', key)
+      const results = await transaction.exec()
+      const base = this.options.maxAge === undefined ? 0 : 1
+      rows = resultOf(results, base) as RawEntry[]
+      info = streamInfo(results?.[base + 1])
+    } catch (err) {
+      throw hubUnavailable(`replaying topic "${topic}"`, err)
+    }
+    if (info === undefined) return { continuous: false, reason: 'unknown' }
+    // XRANGE starts at `after` itself: finding it proves nothing between was trimmed.
+    if (rows[0]?.[0] === after) return { continuous: true, entries: rows.slice(1).map(rowToEntry) }
+    if (after === info.lastId) return { continuous: true, entries: [] }
+    const oldest = info.firstId ?? info.lastId
+    return { continuous: false, reason: compareIds(after, oldest) < 0 ? 'expired' : 'unknown' }
+  }
+
+  async follow (topic: string, listener: LiveListener): Promise<Follow> {
+    if (this.closed) throw hubClosed()
+    const key = this.key(topic)
+    let feed = this.feeds.get(key)
+    if (feed === undefined) {
+      const created: Feed = { key, cursor: undefined, listeners: new Set(), ready: Promise.resolve() }
+      created.ready = this.start(created)
+      this.feeds.set(key, created)
+      feed = created
+    }
+    try {
+      await feed.ready
+    } catch (err) {
+      if (this.feeds.get(key) === feed && feed.listeners.size === 0) this.feeds.delete(key)
+      throw hubUnavailable(`subscribing to topic "${topic}"`, err)
+    }
+    if (this.closed) throw hubClosed()
+    // The feed was dropped while it started (its other subscribers left): start a fresh one.
+    if (this.feeds.get(key) !== feed) return await this.follow(topic, listener)
+    // Added in the same turn as the cursor is read: everything after it reaches the listener.
+    feed.listeners.add(listener)
+    return {
+      head: feed.cursor === '0-0' ? undefined : feed.cursor,
+      stop: () => {
+        feed.listeners.delete(listener)
+        if (feed.listeners.size === 0 && this.feeds.get(key) === feed) this.feeds.delete(key)
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.feeds.clear()
+    this.reader.disconnect()
+    this.wake?.()
+    await this.loop
+    await this.cmd.quit().catch(() => this.cmd.disconnect())
+    this.cmd.disconnect()
+  }
+
+  /** Finds where a new feed starts (the newest id) and gets the loop to read it. */
+  private async start (feed: Feed): Promise<void> {
+    const info = streamInfo(await this.cmd.call('XINFO', 'STREAM', feed.key).then(
+      (reply): [Error | null, unknown] => [null, reply],
+      (err: unknown): [Error | null, unknown] => [err instanceof Error ? err : new Error(String(err)), null]))
+    feed.cursor = info?.lastId ?? '0-0'
+    if (this.reading && this.readerId !== undefined) {
+      this.cmd.call('CLIENT', 'UNBLOCK', this.readerId).catch((err: unknown) => {
+        this.log.debug({ err }, 'fastify-typed-sse: CLIENT UNBLOCK failed; the hub reader picks the topic up at its next read')
+      })
+    } else {
+      this.wake?.()
+    }
+  }
+
+  private async run (): Promise<void> {
+    while (!this.closed) {
+      const feeds = [...this.feeds.values()].filter(feed => feed.cursor !== undefined)
+      if (feeds.length === 0 || this.reader.status !== 'ready') {
+        await this.idle()
+        continue
+      }
+      let reply: unknown
+      try {
+        this.readerId ??= await this.reader.call('CLIENT', 'ID') as number
+        this.reading = true
+        reply = await this.reader.call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS',
+          ...feeds.map(feed => feed.key), ...feeds.map(feed => feed.cursor!))
+      } catch (err) {
+        // The reader lost Redis (it reconnects by itself) or is closing. Local subscribers stay
+        // connected; once the reader is back, reading resumes from each feed's cursor: no gap.
+        if (!this.closed && this.reader.status === 'ready') {
+          this.log.warn({ err }, 'fastify-typed-sse: the hub\'s Redis read failed; retrying')
+          await this.idle(RETRY_MS)
+        }
+        continue
+      } finally {
+        this.reading = false
+      }
+      if (!Array.isArray(reply)) continue
+      for (const [key, rows] of reply as Array<[string, RawEntry[]]>) {
+        const feed = this.feeds.get(key)
+        if (feed === undefined || feed.cursor === undefined) continue
+        for (const row of rows) {
+          // A feed dropped and restarted while this read was in flight has a newer cursor.
+          if (compareIds(row[0], feed.cursor) <= 0) continue
+          const entry = rowToEntry(row)
+          feed.cursor = entry.id
+          for (const listener of feed.listeners) listener(entry)
+        }
+      }
+    }
+  }
+
+  /** Waits for wake() (a new feed, the reader back, close), or at most `ms`. */
+  private async idle (ms?: number): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.wake = resolve
+      if (ms !== undefined) this.retryTimer = setTimeout(resolve, ms)
+    })
+    clearTimeout(this.retryTimer)
+    this.wake = undefined
+  }
+
+  private onError (connection: string, err: Error): void {
+    // ioredis reports every failed reconnection attempt; one warning per outage is enough.
+    if (this.down || this.closed) return
+    this.down = true
+    this.log.warn({ err, connection }, 'fastify-typed-sse: the hub lost Redis; publish rejects until it is back')
+  }
+
+  private onReaderReady (): void {
+    if (this.down) this.log.info('fastify-typed-sse: the hub is connected to Redis again')
+    this.down = false
+    this.wake?.()
+  }
+
+  private key (topic: string): string {
+    return this.options.keyPrefix + topic
+  }
+}
+
+/** [id, [field, value, ...]] as XRANGE and XREAD return it. */
+type RawEntry = [string, string[]]
+
+interface StreamInfo {
+  lastId: string
+  firstId: string | undefined
+}
+
+function rowToEntry ([id, fields]: RawEntry): Entry {
+  const index = fields.indexOf(FIELD)
+  return toEntry(id, fields[index + 1] ?? '')
+}
+
+/** Parses XINFO STREAM's [error, reply]; undefined when the stream does not exist. */
+function streamInfo (result: [Error | null, unknown] | undefined): StreamInfo | undefined {
+  if (result === undefined) return undefined
+  const [err, reply] = result
+  if (err !== null) {
+    if (/no such key/i.test(err.message)) return undefined
+    throw err
+  }
+  const fields = reply as unknown[]
+  const lastId = fields[fields.indexOf('last-generated-id') + 1] as string
+  const first = fields[fields.indexOf('first-entry') + 1] as RawEntry | null
+  return { lastId, firstId: first?.[0] ?? undefined }
+}
+
+function resultOf (results: Array<[Error | null, unknown]> | null, index: number): unknown {
+  const result = results?.[index]
+  if (result === undefined) throw new Error('the Redis transaction was discarded')
+  if (result[0] !== null) throw result[0]
+  return result[1]
+}
+
+function minId (maxAge: number): string {
+  return `${Date.now() - maxAge}-0`
+}
+
+/** The URL without its password, for messages. */
+function redactUrl (url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@')
+}

@@ -1,0 +1,19 @@
+// The reset event: what a subscriber gets instead of a silent gap when its Last-Event-ID can no
+// longer be resumed. Its schema is exported so clients can add it to their event maps.
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The name of the reset event (`event: reset`). Reserved in topic event maps. */
+export const HUB_RESET_EVENT = 'reset'
+
+/**
+ * Data of the `reset` event. `expired`: the id is older than what the topic retains (by count
+ * or age); `unknown`: the topic never stored it here (a wiped store, another topic, a made-up id).
+ * Either way, events may be missing: refetch the state, then carry on with the live events.
+ */
+export const HubResetSchema = Type.Object({
+  reason: Type.Union([Type.Literal('expired'), Type.Literal('unknown')]),
+  /** The Last-Event-ID that could not be resumed. */
+  lastEventId: Type.String()
+})
+
+export type HubResetData = Static<typeof HubResetSchema>
