@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { invalidOption } from './errors.js'
 import type { EventIterable, EventMap, SseContext, UntypedEvent } from './events.js'
+import { documentSseRoute } from './openapi.js'
 import { resolveStreamOptions, type ResolvedStreamOptions, type SseReplyOptions } from './options.js'
 import { startStream, type OpenStreams } from './stream.js'
 
@@ -14,7 +15,7 @@ type SseHandler = (this: FastifyInstance, request: FastifyRequest, reply: Fastif
 
 /** An onRoute hook that turns routes with an `sse` option into streams. */
 export function sseRouteHook (base: ResolvedStreamOptions, open: OpenStreams) {
-  return function onRoute (route: RouteOptions & { sse?: SseRouteOption | false }): void {
+  return function onRoute (this: FastifyInstance, route: RouteOptions & { sse?: SseRouteOption | false }): void {
     const sse = route.sse
     if (sse === undefined || sse === false) return
     if (sse !== true && (typeof sse !== 'object' || sse === null)) {
@@ -23,6 +24,8 @@ export function sseRouteHook (base: ResolvedStreamOptions, open: OpenStreams) {
     // Checked now, while the app is being built, rather than at the first request.
     const { events, ...rest } = sse === true ? {} : sse
     const options = resolveStreamOptions(base, rest)
+    // With @fastify/swagger registered, the route is documented from its event map.
+    documentSseRoute(this, route, events)
     const handler = route.handler as unknown as SseHandler
     route.handler = function sseHandler (this: FastifyInstance, request, reply) {
       return startStream(request, reply, (context) => handler.call(this, request, reply, context), events, options, open)
