@@ -3,7 +3,9 @@
 // JSON when it parses, else the raw text. Checks are compiled once per schema.
 import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { Value } from '@sinclair/typebox/value'
+import { Errors } from '@sinclair/typebox/errors'
+// Named imports, not the `Value` namespace, so a bundle holds only the checker.
+import { Check } from '@sinclair/typebox/value'
 import type { EventMap } from '../events.js'
 import { invalidEvent, serverError, type SseClientError, unknownEvent } from './errors.js'
 import type { UntypedClientEvent } from './types.js'
@@ -86,8 +88,8 @@ function compile (schema: TSchema): Checker {
     // The compiler builds a function from source text, which a page's Content-Security-Policy
     // may forbid (no 'unsafe-eval'); the interpreter checks the same rules, more slowly.
     return {
-      check: (data) => Value.Check(schema, data),
-      explain: (data) => first(Value.Errors(schema, data).First())
+      check: (data) => Check(schema, data),
+      explain: (data) => first(Errors(schema, data).First())
     }
   }
 }
