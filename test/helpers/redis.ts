@@ -1,0 +1,72 @@
+// A real redis-server per test file, on a free port, that tests can stop and start again to
+// see what the hub does while Redis is away. No persistence: a restart comes back empty.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect, createServer } from 'node:net'
+
+export interface RedisServer {
+  port: number
+  /** redis://127.0.0.1:PORT */
+  url: string
+  /** Stops the server (SIGKILL, like a crash); resolves once it has exited. */
+  stop (): Promise<void>
+  /** Starts it again on the same port; resolves once it accepts connections. */
+  start (): Promise<void>
+}
+
+interface Teardown { after (fn: () => unknown): void }
+
+export async function startRedis (t: Teardown): Promise<RedisServer> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start () {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      const failed = new Promise<never>((_resolve, reject) => {
+        child!.once('error', (err: NodeJS.ErrnoException) => {
+          reject(err.code === 'ENOENT'
+            ? new Error('redis-server is not installed; the hub tests start their own: apt-get install redis-server')
+            : err)
+        })
+        child!.once('exit', code => reject(new Error(`redis-server exited with code ${code} before accepting connections`)))
+      })
+      await Promise.race([waitForPort(port), failed])
+      child.removeAllListeners('exit')
+    },
+    async stop () {
+      const running = child
+      child = undefined
+      if (running === undefined || running.exitCode !== null) return
+      const exited = new Promise(resolve => running.once('exit', resolve))
+      running.kill('SIGKILL')
+      await exited
+    }
+  }
+  await server.start()
+  t.after(() => server.stop())
+  return server
+}
+
+async function freePort (): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+  const address = probe.address()
+  await new Promise(resolve => probe.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address')
+  return address.port
+}
+
+async function waitForPort (port: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = connect({ port, host: '127.0.0.1' })
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on port ${port}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
