@@ -156,7 +156,8 @@ t.test('aborting while waiting to reconnect ends the iteration at once', async t
   const client = sseClient(`${url}/s`, {
     signal: controller.signal,
     retry: 600_000,
-    onReconnect: () => controller.abort()
+    // Aborted while the client waits out the long delay.
+    onReconnect: () => setTimeout(() => controller.abort(), 10)
   })
   for await (const ev of client) received.push(ev.data)
   t.same(received, ['once'])
@@ -216,6 +217,8 @@ t.test('with onInvalidEvent, bad events are reported and skipped and the stream 
       yield { event: 'tick', data: 'not json' }
       yield { event: 'nope', data: 'x' }
       yield { event: 'error', data: { code: 'FST_SSE_INVALID_EVENT', message: 'bad one', event: 'tick', path: '/at' } }
+      // An `error` event from something other than this plugin: its text is the message.
+      yield { event: 'error', data: 'upstream failed' }
       yield { event: 'end', data: { total: 1 } }
     })
   })
@@ -228,7 +231,8 @@ t.test('with onInvalidEvent, bad events are reported and skipped and the stream 
   t.match(reported, [
     { code: 'FST_SSE_CLIENT_INVALID_EVENT', event: 'tick', path: '', reason: 'is not JSON' },
     { code: 'FST_SSE_CLIENT_UNKNOWN_EVENT', event: 'nope', message: /event "nope" is not in the event map \(known: "tick", "token", "message", "end"\)/ },
-    { code: 'FST_SSE_CLIENT_SERVER_ERROR', event: 'tick', path: '/at', reason: 'FST_SSE_INVALID_EVENT', message: /\(FST_SSE_INVALID_EVENT\): bad one/ }
+    { code: 'FST_SSE_CLIENT_SERVER_ERROR', event: 'tick', path: '/at', reason: 'FST_SSE_INVALID_EVENT', message: /\(FST_SSE_INVALID_EVENT\): bad one/ },
+    { code: 'FST_SSE_CLIENT_SERVER_ERROR', event: 'error', path: undefined, reason: undefined, message: 'fastify-typed-sse/client: the server sent an error event: upstream failed' }
   ])
 })
 

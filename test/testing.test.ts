@@ -130,6 +130,28 @@ t.test('client errors pass through: a bad response, bad options', async t => {
   await t.rejects(collectEvents(app, '/x', { timeout: -1 }), /option "timeout"/)
 })
 
+t.test('sends the client options on: method, headers and body', async t => {
+  const { app } = await startApp(t, app => {
+    app.post('/echo', { sse: true }, async function * (request) {
+      yield { event: 'echo', data: { body: request.body, auth: request.headers.authorization ?? null } }
+    })
+  })
+  const result = await collectEvents(app, '/echo', {
+    method: 'POST',
+    headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'hi' }),
+    count: 1
+  })
+  t.same(result.events, [{ event: 'echo', data: { body: { prompt: 'hi' }, auth: 'Bearer t' }, id: undefined }])
+})
+
+t.test('an app listening on a socket path has no URL: appUrl says to pass one', async t => {
+  const app = Fastify()
+  t.after(() => app.close())
+  await app.listen({ path: join(t.testdir(), 'app.sock') })
+  await t.rejects(appUrl(app), /listens on a pipe or socket path; pass a base URL instead/)
+})
+
 t.test('works from node:test as well', async t => {
   // A node:test file in a fixture directory inside the project, so it resolves its packages.
   const dir = t.testdir({ 'clock.test.mts': nodeTestFile() })
