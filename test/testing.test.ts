@@ -2,6 +2,8 @@
 // from a Last-Event-ID) from an app it starts or one already listening, then close the stream.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Fastify from 'fastify'
@@ -148,7 +150,10 @@ t.test('sends the client options on: method, headers and body', async t => {
 t.test('an app listening on a socket path has no URL: appUrl says to pass one', async t => {
   const app = Fastify()
   t.after(() => app.close())
-  await app.listen({ path: join(t.testdir(), 'app.sock') })
+  // A fresh directory each run (a socket file outlives its server), short enough for a socket path.
+  const dir = await mkdtemp(join(tmpdir(), 'sse-testing-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await app.listen({ path: join(dir, 'app.sock') })
   await t.rejects(appUrl(app), /listens on a pipe or socket path; pass a base URL instead/)
 })
 
