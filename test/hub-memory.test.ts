@@ -25,8 +25,10 @@ t.test('hub options are checked at register, naming the option', async t => {
   ]
   for (const [hub, message] of cases) {
     const app = Fastify()
-    // @ts-expect-error deliberately wrong options
-    await t.rejects(app.register(ssePlugin, { hub }).ready(), { code: 'FST_SSE_INVALID_OPTION', message })
+    await t.rejects(async () => {
+      // @ts-expect-error deliberately wrong options
+      await app.register(ssePlugin, { hub })
+    }, { code: 'FST_SSE_INVALID_OPTION', message })
     await app.close()
   }
 })

@@ -15,6 +15,9 @@ export interface RedisServer {
 
 interface Teardown { after (fn: () => unknown): void }
 
+// The running server keeps the test process alive, so start it in a test (not at the top level
+// of a file): the server stops when that test ends.
+
 export async function startRedis (t: Teardown): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
@@ -43,8 +46,13 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
       await exited
     }
   }
+  const kill = (): void => { child?.kill('SIGKILL') }
+  process.once('exit', kill)
   await server.start()
-  t.after(() => server.stop())
+  t.after(async () => {
+    process.removeListener('exit', kill)
+    await server.stop()
+  })
   return server
 }
 

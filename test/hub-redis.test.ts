@@ -1,0 +1,169 @@
+// The hub on Redis: the shared conformance suite against a real redis-server started for this
+// file, then what only Redis has: several instances, Redis going away and coming back.
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { Redis } from 'ioredis'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import ssePlugin from '../src/index.js'
+import { hubConformance } from './hub-conformance.js'
+import { rawGet, type RawResponse } from './helpers/raw.js'
+import { startRedis, type RedisServer } from './helpers/redis.js'
+import { startApp } from './helpers/server.js'
+
+let redis: RedisServer
+let tests = 0
+/** Each test gets its own key prefix: its topics share nothing with the others'. */
+const hub = (options = {}): { redis: string, keyPrefix: string } => ({ redis: redis.url, keyPrefix: `t${++tests}:`, ...options })
+
+// One redis-server for the whole file, stopped when this test ends.
+t.test('the hub on Redis', async t => {
+  redis = await startRedis(t)
+  t.test('conformance', async t => hubConformance(t, { hub }))
+  redisOnly(t)
+})
+
+const events = { message: Type.Object({ from: Type.String(), text: Type.String() }) }
+
+function texts (response: RawResponse): string[] {
+  return response.events.map(event => JSON.parse(event.data).text)
+}
+
+/** Connections this library holds open on the test's Redis, by name. */
+async function hubConnections (): Promise<string[]> {
+  const admin = new Redis(redis.url)
+  try {
+    const list = await admin.call('CLIENT', 'LIST') as string
+    return list.split('\n').map(line => /name=(\S*)/.exec(line)?.[1] ?? '').filter(name => name.startsWith('fastify-typed-sse'))
+  } finally {
+    admin.disconnect()
+  }
+}
+
+function redisOnly (t: Test): void {
+  t.test('two instances in separate processes share topics and ids through Redis', async t => {
+    const keyPrefix = hub().keyPrefix
+    const instances = await Promise.all([startInstance(t, keyPrefix), startInstance(t, keyPrefix)])
+    const [a, b] = instances as [Instance, Instance]
+    const onA = await rawGet(a.port, '/rooms/42/events')
+    t.teardown(() => onA.close())
+    const first = await b.publish('from b')
+    await onA.waitFor(() => onA.events.length === 1, 'the event published on the other instance')
+    t.same(onA.events.map(event => event.id), [first])
+    t.same(texts(onA), ['from b'])
+    onA.close()
+    // Missed while disconnected, published on both instances.
+    const missed = [await a.publish('m1'), await b.publish('m2'), await a.publish('m3')]
+    const onB = await rawGet(b.port, '/rooms/42/events', { 'last-event-id': first })
+    t.teardown(() => onB.close())
+    await onB.waitFor(() => onB.events.length === 3, 'the missed events')
+    const live = await a.publish('live')
+    await onB.waitFor(() => onB.events.length === 4, 'the live event')
+    t.same(onB.events.map(event => event.id), [...missed, live], 'exactly the missed events, then live ones')
+    t.same(texts(onB), ['m1', 'm2', 'm3', 'live'])
+  })
+
+  t.test('subscribers on one instance share one Redis reader; close() leaves no connection', async t => {
+    const { app, port } = await startApp(t, app => {
+      for (const name of ['a', 'b']) {
+        const topic = app.sse.topic(name, { events })
+        app.get(`/${name}`, (_request, reply) => reply.sse(topic.subscribe()))
+      }
+    }, { plugin: { hub: hub() } })
+    const clients = await Promise.all(Array.from({ length: 10 }, (_, i) => rawGet(port, i % 2 === 0 ? '/a' : '/b')))
+    t.teardown(() => { for (const client of clients) client.close() })
+    await app.sse.topic('a', { events }).publish({ data: { from: 'x', text: 'to a' } })
+    await app.sse.topic('b', { events }).publish({ data: { from: 'x', text: 'to b' } })
+    for (const [i, client] of clients.entries()) {
+      await client.waitFor(() => client.events.length === 1, 'the event')
+      t.same(texts(client), [i % 2 === 0 ? 'to a' : 'to b'])
+    }
+    t.same((await hubConnections()).sort(), ['fastify-typed-sse', 'fastify-typed-sse:reader'], 'one command and one reader connection for ten clients on two topics')
+    await app.close()
+    await Promise.all(clients.map(client => client.ended))
+    t.same(await hubConnections(), [], 'both connections closed')
+  })
+
+  t.test('while Redis is down publish rejects, subscribers stay connected, and all resumes when it is back', async t => {
+    const { app, port, logs } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: hub({ redisTimeout: 1000 }) } })
+    const room = app.sse.topic('room', { events })
+    const before = await room.publish({ data: { from: 'x', text: 'before' } })
+    const early = await rawGet(port, '/room')
+    t.teardown(() => early.close())
+    await room.publish({ data: { from: 'x', text: 'one' } })
+    await early.waitFor(() => early.events.length === 1, 'the first event')
+
+    await redis.stop()
+    await t.rejects(room.publish({ data: { from: 'x', text: 'lost' } }), { code: 'FST_SSE_HUB_UNAVAILABLE', statusCode: 503, message: /Redis is unreachable/ })
+    // A client arriving during the outage still gets its stream (an HTTP error would make a
+    // browser's EventSource give up for good).
+    const during = await rawGet(port, '/room')
+    t.teardown(() => during.close())
+    t.equal(during.status, 200)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    t.equal(early.socket.destroyed, false, 'the subscriber is still connected')
+
+    await redis.start()
+    let after: string | undefined
+    const deadline = Date.now() + 10_000
+    while (after === undefined && Date.now() < deadline) {
+      after = await room.publish({ data: { from: 'x', text: 'after' } }).catch(async () => {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        return undefined
+      })
+    }
+    t.ok(after, 'publish works once Redis is back')
+    await early.waitFor(() => early.events.length === 2, 'the event after the outage')
+    t.same(texts(early), ['one', 'after'], 'nothing lost, nothing twice on the kept stream')
+    await during.waitFor(() => during.events.length === 1, 'the event at the client that came during the outage')
+    t.same(texts(during), ['after'])
+    // The restarted Redis kept nothing (no persistence): an id from before is reset, not a gap.
+    const stale = await rawGet(port, '/room', { 'last-event-id': before })
+    t.teardown(() => stale.close())
+    await stale.waitFor(() => stale.events.length === 1, 'the reset')
+    t.same(stale.events[0], { event: 'reset', id: after, data: JSON.stringify({ reason: 'expired', lastEventId: before }) })
+    t.ok(logs.some(line => /lost Redis/.test(line.msg)), 'the outage was logged')
+  })
+
+  t.test('register fails with a clear error when Redis cannot be reached', async t => {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(ssePlugin, { hub: { redis: 'redis://127.0.0.1:1', redisTimeout: 1000 } }) },
+      { code: 'FST_SSE_HUB_UNAVAILABLE', message: /could not connect to redis:\/\/127\.0\.0\.1:1/ })
+    await app.close()
+  })
+}
+
+interface Instance {
+  port: number
+  publish (text: string): Promise<string>
+}
+
+async function startInstance (t: Test, keyPrefix: string): Promise<Instance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/hub-instance.ts', import.meta.url).pathname, redis.url, keyPrefix], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(() => new Promise(resolve => {
+    if (child.exitCode !== null) return resolve(undefined)
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  }))
+  const lines = createInterface({ input: child.stdout })
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    lines.once('line', line => resolve(JSON.parse(line)))
+    child.once('exit', code => reject(new Error(`the instance exited with code ${code}`)))
+  })
+  return {
+    port,
+    async publish (text) {
+      const response = await fetch(`http://127.0.0.1:${port}/publish`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text })
+      })
+      const body = await response.json() as { id: string }
+      return body.id
+    }
+  }
+}
