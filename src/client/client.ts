@@ -29,7 +29,7 @@ const DEFAULT_RETRY = 3000
  * }
  */
 export function sseClient<const M extends EventMap> (url: string | URL, options: SseClientOptions<M> & { events: M }): SseClient<ClientEvent<M>>
-export function sseClient (url: string | URL, options?: SseClientOptions): SseClient<UntypedClientEvent>
+export function sseClient (url: string | URL, options?: SseClientOptions & { events?: undefined }): SseClient<UntypedClientEvent>
 export function sseClient (url: string | URL, options: SseClientOptions = {}): SseClient<UntypedClientEvent> {
   checkOptions(options)
   const state = { lastEventId: options.lastEventId }

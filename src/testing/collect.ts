@@ -1,7 +1,7 @@
 // Opens an SSE route of an app under test and collects its events, typed by the same map as
 // the server: the first N, up to a named event, or whatever arrives before a time-out.
 import type { FastifyInstance } from 'fastify'
-import { sseClient, type ClientEvent, type SseClientOptions, type UntypedClientEvent } from '../client/index.js'
+import { sseClient, type ClientEvent, type SseClient, type SseClientOptions, type UntypedClientEvent } from '../client/index.js'
 import type { EventMap } from '../events.js'
 import { appUrl } from './address.js'
 import { nodeFetch } from './fetch.js'
@@ -72,7 +72,7 @@ const DEFAULT_TIMEOUT = 5000
  * const resumed = await collectEvents(app, '/clock', { events: clockEvents, lastEventId, until: 'end' })
  */
 export async function collectEvents<const M extends EventMap> (target: FastifyInstance | string | URL, path: string, options: CollectOptions<M> & { events: M }): Promise<Collected<ClientEvent<M>>>
-export async function collectEvents (target: FastifyInstance | string | URL, path: string, options?: CollectOptions): Promise<Collected<UntypedClientEvent>>
+export async function collectEvents (target: FastifyInstance | string | URL, path: string, options?: CollectOptions & { events?: undefined }): Promise<Collected<UntypedClientEvent>>
 export async function collectEvents (target: FastifyInstance | string | URL, path: string, options: CollectOptions = {}): Promise<Collected<UntypedClientEvent>> {
   const { count, until, timeout = DEFAULT_TIMEOUT, ...clientOptions } = options
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw invalid('count', 'a positive integer', count)
@@ -88,7 +88,10 @@ export async function collectEvents (target: FastifyInstance | string | URL, pat
     timedOut = true
     controller.abort()
   }, timeout)
-  const client = sseClient(url, { fetch: nodeFetch, ...clientOptions, signal: controller.signal, reconnect: false })
+  // A map or none, known only at run time here: the overloads type the caller's side.
+  const client: SseClient<UntypedClientEvent> = sseClient(url, {
+    fetch: nodeFetch, ...clientOptions, signal: controller.signal, reconnect: false
+  } as SseClientOptions & { events: EventMap })
   const events: UntypedClientEvent[] = []
   let endedBy: CollectEnd | undefined
   try {

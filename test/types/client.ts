@@ -2,6 +2,7 @@
 // compile: if the typing breaks and lets it through, tsc reports the unused directive.
 import { Type } from '@sinclair/typebox'
 import { sseClient, type ClientEvent, type SseClient, type SseClientError, type UntypedClientEvent } from '../../src/client/index.js'
+import { collectEvents } from '../../src/testing/index.js'
 import type { Equal, Expect } from './helpers.js'
 
 const events = {
@@ -70,3 +71,17 @@ sseClient('/s', { events, retry: '3s' })
 sseClient('/s', { events: { tick: 'not a schema' } })
 // @ts-expect-error the URL is required
 sseClient({ events })
+
+// The test helper is typed by the same map.
+export async function helper (app: import('fastify').FastifyInstance): Promise<void> {
+  const result = await collectEvents(app, '/stream', { events, until: 'end' })
+  const check: Expect<Equal<typeof result.events, Array<ClientEvent<typeof events>>>> = true
+  const byPredicate = await collectEvents('http://127.0.0.1:3000', '/stream', { events, until: ev => ev.event === 'tick' && ev.data.n > 2 })
+  const untypedResult = await collectEvents(app, '/stream', { count: 2 })
+  const untypedCheck: Expect<Equal<typeof untypedResult.events, UntypedClientEvent[]>> = true
+  console.log(check, result.endedBy, byPredicate.endedBy, untypedCheck, untypedResult.lastEventId)
+  // @ts-expect-error 'tock' is not an event of the map
+  await collectEvents(app, '/stream', { events, until: 'tock' })
+  // @ts-expect-error a tick's data has no `reason`
+  await collectEvents(app, '/stream', { events, until: ev => ev.event === 'tick' && ev.data.reason === 'x' })
+}
