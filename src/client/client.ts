@@ -59,6 +59,7 @@ async function * connect (url: string | URL, options: SseClientOptions, state: {
     const controller = new AbortController()
     const onAbort = (): void => controller.abort(signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
+    let failed = false
     let failure: unknown
     try {
       let response: Response
@@ -106,6 +107,7 @@ async function * connect (url: string | URL, options: SseClientOptions, state: {
       }
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err
+      failed = true
       failure = err.cause
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -114,7 +116,7 @@ async function * connect (url: string | URL, options: SseClientOptions, state: {
     }
     // The stream ended or the network failed: reconnect, as EventSource does.
     if (options.reconnect === false) {
-      if (failure !== undefined) throw failure
+      if (failed) throw failure
       return
     }
     attempt++
