@@ -54,9 +54,14 @@ export class Connection {
     headers['cache-control'] = 'no-cache, no-transform'
     // nginx buffers proxied responses unless told not to.
     headers['x-accel-buffering'] = 'no'
-    // Connection-specific headers are forbidden in HTTP/2 (RFC 9113 §8.2.2).
-    if (this.request.raw.httpVersionMajor < 2) headers.connection = 'keep-alive'
-    else delete headers.connection
+    // Connection-specific headers are forbidden in HTTP/2 (RFC 9113 §8.2.2). On HTTP/1.1 the
+    // header is only said out loud when Node will keep the connection: a client that sent
+    // `Connection: close` gets its socket closed when the stream ends.
+    if (this.request.raw.httpVersionMajor < 2 && (this.raw as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false) {
+      headers.connection = 'keep-alive'
+    } else {
+      delete headers.connection
+    }
     this.reply.hijack()
     this.raw.writeHead(200, headers)
     this.raw.flushHeaders()

@@ -30,6 +30,16 @@ t.test('HTTP/1.1: event-stream headers go out before the first event', async t =
   t.equal(response.body(), 'data: first\n\n')
 })
 
+t.test('HTTP/1.1: a client that asks for Connection: close is not told keep-alive', async t => {
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([{ data: 'x' }]))
+  })
+  const response = await rawGet(port, '/s', { connection: 'close' })
+  t.equal(response.headers.connection, 'close')
+  await response.ended
+  t.equal(response.body(), 'data: x\n\n')
+})
+
 t.test('headers set by hooks reach the client: @fastify/cors with credentials', async t => {
   const { port } = await startApp(t, app => {
     app.get('/s', (_request, reply) => {
