@@ -89,6 +89,8 @@ function redisOnly (t: Test): void {
     const { app, port, logs } = await startApp(t, app => {
       const room = app.sse.topic('room', { events })
       app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+      const other = app.sse.topic('other', { events })
+      app.get('/other', (_request, reply) => reply.sse(other.subscribe()))
     }, { plugin: { hub: hub({ redisTimeout: 1000 }) } })
     const room = app.sse.topic('room', { events })
     const before = await room.publish({ data: { from: 'x', text: 'before' } })
@@ -104,6 +106,11 @@ function redisOnly (t: Test): void {
     const during = await rawGet(port, '/room')
     t.teardown(() => during.close())
     t.equal(during.status, 200)
+    // One that must replay, and one on a topic nobody here followed yet: both need Redis first.
+    const replaying = await rawGet(port, '/room', { 'last-event-id': before })
+    const elsewhere = await rawGet(port, '/other')
+    t.teardown(() => { replaying.close(); elsewhere.close() })
+    t.same([replaying.status, elsewhere.status], [200, 200])
     await new Promise(resolve => setTimeout(resolve, 200))
     t.equal(early.socket.destroyed, false, 'the subscriber is still connected')
 
@@ -121,6 +128,23 @@ function redisOnly (t: Test): void {
     t.same(texts(early), ['one', 'after'], 'nothing lost, nothing twice on the kept stream')
     await during.waitFor(() => during.events.length === 1, 'the event at the client that came during the outage')
     t.same(texts(during), ['after'])
+    // Its id was lost with Redis's data: a reset, then the live event.
+    await replaying.waitFor(() => replaying.events.length === 2, 'the reset and the event')
+    t.same(replaying.events.map(event => event.event ?? 'message'), ['reset', 'message'])
+    t.same(JSON.parse(replaying.events[0]!.data), { reason: 'expired', lastEventId: before })
+    t.equal(replaying.events[1]?.id, after)
+    // A client that came without Last-Event-ID starts where its subscription begins: once its
+    // retry reaches Redis. From then on it misses nothing.
+    const other = app.sse.topic('other', { events })
+    const onOther: string[] = []
+    while (elsewhere.events.length === 0 && onOther.length < 100) {
+      onOther.push(await other.publish({ data: { from: 'x', text: 'other' } }))
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    onOther.push(await other.publish({ data: { from: 'x', text: 'other' } }))
+    await elsewhere.waitFor(() => elsewhere.events.at(-1)?.id === onOther.at(-1), 'the events on the other topic')
+    const got = elsewhere.events.map(event => event.id)
+    t.same(got, onOther.slice(onOther.indexOf(got[0]!)), 'every event since its subscription began')
     // The restarted Redis kept nothing (no persistence): an id from before is reset, not a gap.
     const stale = await rawGet(port, '/room', { 'last-event-id': before })
     t.teardown(() => stale.close())
