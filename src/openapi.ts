@@ -51,7 +51,15 @@ export function documentSseRoute (instance: FastifyInstance, route: RouteOptions
   if (Object.hasOwn(response, '200') || Object.hasOwn(response, '2xx') || Object.hasOwn(response, '2XX')) return
   // A new object: the route's schema may be shared with other routes.
   route.schema = { ...schema, response: { ...response, 200: sseResponseSchema(events) } }
+  // Fastify would compile a serializer from it, which is never used (the stream takes the reply
+  // over) and which fast-json-stringify refuses for schemas TypeBox allows (Type.Date(),
+  // Type.BigInt()), failing app.ready() only because swagger is there. When it is the route's only
+  // response schema, nothing else needs the compiler; otherwise Fastify's compiles them all.
+  if (Object.keys(response).length === 0 && route.serializerCompiler === undefined) {
+    route.serializerCompiler = () => JSON.stringify
+  }
 }
+
 
 function eventItem (name: string, schema: TSchema): JsonSchema {
   const unnamed = name === 'message'

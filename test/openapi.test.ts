@@ -117,6 +117,35 @@ t.test('without @fastify/swagger, an { sse } route keeps the schema it was decla
   t.same((await collectEvents(app, '/bare', { events })).events, [{ event: 'message', data: 'x', id: undefined }])
 })
 
+t.test('schemas fast-json-stringify refuses (Type.Date(), Type.BigInt()) do not fail app.ready() with swagger', async t => {
+  const exotic = { at: Type.Date(), big: Type.BigInt(), tick: events.tick }
+  const { app } = await startApp(t, app => {
+    app.get('/exotic', { sse: { events: exotic } }, async function * () {
+      yield { event: 'tick', data: { n: 3, at: 'x'.repeat(20) } }
+    })
+  }, { before: app => app.register(swagger, openapi) })
+  const items = pathsOf(app)['/exotic']?.get?.responses['200'].content['text/event-stream'].schema.oneOf
+  t.same(items.map((item: { title: string }) => item.title), ['at', 'big', 'tick'])
+  t.same((await collectEvents(app, '/exotic', { events: { tick: events.tick } })).events, [{ event: 'tick', data: { n: 3, at: 'x'.repeat(20) }, id: undefined }])
+})
+
+t.test('a route\'s own error responses are still serialized by their schemas', async t => {
+  const { app } = await startApp(t, app => {
+    app.get('/guarded', {
+      sse: { events },
+      schema: { response: { 403: Type.Object({ message: Type.String() }) } }
+    }, async function * () {
+      // Thrown before the first event: Fastify answers with a normal HTTP error.
+      throw Object.assign(new Error('not yours'), { statusCode: 403 })
+    })
+  }, { before: app => app.register(swagger, openapi) })
+  const responses = pathsOf(app)['/guarded']?.get?.responses
+  t.same(Object.keys(responses ?? {}).sort(), ['200', '403'])
+  const response = await fetch(`${await appUrl(app)}/guarded`)
+  t.equal(response.status, 403)
+  t.same(await response.json(), { message: 'not yours' }, 'only what the 403 schema holds: fast-json-stringify compiled it')
+})
+
 t.test('the event map itself is not changed by documenting it', async t => {
   const before = json(events)
   const { app } = await startApp(t, routes, { before: app => app.register(swagger, openapi) })
