@@ -60,7 +60,6 @@ export function documentSseRoute (instance: FastifyInstance, route: RouteOptions
   }
 }
 
-
 function eventItem (name: string, schema: TSchema): JsonSchema {
   const unnamed = name === 'message'
   const encoding = isStringSchema(schema) ? 'the raw text' : 'JSON'
