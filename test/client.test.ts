@@ -1,6 +1,7 @@
 // The typed client against a real server: typed and checked events, reconnection with
 // Last-Event-ID after the server drops the stream, the server's `retry`, abort, and the errors.
 import t from 'tap'
+import { createRequire } from 'node:module'
 import { Type } from '@sinclair/typebox'
 import { sseClient, SseClientError, type ReconnectInfo } from '../src/client/index.js'
 import { startApp as startTestApp, until } from './helpers/server.js'
@@ -344,4 +345,26 @@ t.test('where eval is forbidden (a strict Content-Security-Policy), checks fall 
   const decode = createDecoder(events, true)
   t.same(decode({ event: 'tick', data: '{"n":1,"at":"x"}' }), { event: 'tick', data: { n: 1, at: 'x' }, id: undefined })
   t.match(decode({ event: 'tick', data: '{"n":1.5,"at":"x"}', id: '7' }), { code: 'FST_SSE_CLIENT_INVALID_EVENT', event: 'tick', path: '/n', reason: 'Expected integer' })
+})
+
+t.test('the built package exports the client and the helper by subpath, to ESM and CommonJS', async t => {
+  // `npm test` builds dist/ first; these are the files users get.
+  const require = createRequire(import.meta.url)
+  const esmClient = await import('fastify-typed-sse/client')
+  const cjsClient = require('fastify-typed-sse/client') as typeof esmClient
+  const esmTesting = await import('fastify-typed-sse/testing')
+  const cjsTesting = require('fastify-typed-sse/testing') as typeof esmTesting
+  const { url } = await startApp(t, app => {
+    app.get('/s', { sse: { events } }, async function * () {
+      yield { event: 'end', data: { total: 1 } }
+    })
+  })
+  for (const [name, { sseClient: client }] of [['esm', esmClient], ['cjs', cjsClient]] as const) {
+    const received = []
+    for await (const ev of client(`${url}/s`, { events, reconnect: false })) received.push(ev)
+    t.same(received, [{ event: 'end', data: { total: 1 }, id: undefined }], `${name} client`)
+  }
+  t.equal(typeof esmTesting.collectEvents, 'function')
+  t.equal(typeof cjsTesting.collectEvents, 'function')
+  t.same((await cjsTesting.collectEvents(url, '/s', { events })).events, [{ event: 'end', data: { total: 1 }, id: undefined }], 'cjs helper')
 })
