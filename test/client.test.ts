@@ -1,7 +1,9 @@
 // The typed client against a real server: typed and checked events, reconnection with
 // Last-Event-ID after the server drops the stream, the server's `retry`, abort, and the errors.
 import t from 'tap'
-import { createRequire } from 'node:module'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { sseClient, SseClientError, type ReconnectInfo } from '../src/client/index.js'
 import { startApp as startTestApp, until } from './helpers/server.js'
@@ -348,23 +350,42 @@ t.test('where eval is forbidden (a strict Content-Security-Policy), checks fall 
 })
 
 t.test('the built package exports the client and the helper by subpath, to ESM and CommonJS', async t => {
-  // `npm test` builds dist/ first; these are the files users get.
-  const require = createRequire(import.meta.url)
-  const esmClient = await import('fastify-typed-sse/client')
-  const cjsClient = require('fastify-typed-sse/client') as typeof esmClient
-  const esmTesting = await import('fastify-typed-sse/testing')
-  const cjsTesting = require('fastify-typed-sse/testing') as typeof esmTesting
-  const { url } = await startApp(t, app => {
-    app.get('/s', { sse: { events } }, async function * () {
-      yield { event: 'end', data: { total: 1 } }
-    })
-  })
-  for (const [name, { sseClient: client }] of [['esm', esmClient], ['cjs', cjsClient]] as const) {
-    const received = []
-    for await (const ev of client(`${url}/s`, { events, reconnect: false })) received.push(ev)
-    t.same(received, [{ event: 'end', data: { total: 1 }, id: undefined }], `${name} client`)
+  // Plain `node`, without tsx (whose tsconfig paths would send the imports to src/), loads dist/
+  // through package.json "exports" as an installed package would. `npm test` builds dist/ first.
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const script = (load: string) => `${load}
+    ;(async () => {
+      const events = { end: Type.Object({ total: Type.Integer() }) }
+      const app = Fastify()
+      await app.register(plugin)
+      app.get('/s', { sse: { events } }, async function * () { yield { event: 'end', data: { total: 1 } } })
+      const collected = await collectEvents(app, '/s', { events, until: 'end' })
+      const read = []
+      for await (const ev of sseClient('http://127.0.0.1:' + app.server.address().port + '/s', { events, reconnect: false })) read.push(ev)
+      await app.close()
+      console.log(JSON.stringify({ collected: collected.events, read, error: typeof SseClientError, files }))
+    })()`
+  const esm = script(`
+    import Fastify from 'fastify'
+    import { Type } from '@sinclair/typebox'
+    import plugin from 'fastify-typed-sse'
+    import { sseClient, SseClientError } from 'fastify-typed-sse/client'
+    import { collectEvents } from 'fastify-typed-sse/testing'
+    const files = [import.meta.resolve('fastify-typed-sse/client'), import.meta.resolve('fastify-typed-sse/testing')]`)
+  const cjs = script(`
+    const Fastify = require('fastify')
+    const { Type } = require('@sinclair/typebox')
+    const plugin = require('fastify-typed-sse')
+    const { sseClient, SseClientError } = require('fastify-typed-sse/client')
+    const { collectEvents } = require('fastify-typed-sse/testing')
+    const files = [require.resolve('fastify-typed-sse/client'), require.resolve('fastify-typed-sse/testing')]`)
+  const expected = [{ event: 'end', data: { total: 1 } }]
+  for (const [name, args, dir] of [['esm', ['--input-type=module', '-e', esm], 'esm'], ['cjs', ['-e', cjs], 'cjs']] as const) {
+    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: { ...process.env, NODE_OPTIONS: '' } })
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '')
+    t.same(result.collected, expected, `${name}: collectEvents`)
+    t.same(result.read, expected, `${name}: sseClient`)
+    t.equal(result.error, 'function', `${name}: SseClientError`)
+    t.match(result.files, [new RegExp(`dist/${dir}/client/index\\.js$`), new RegExp(`dist/${dir}/testing/index\\.js$`)], `${name}: from dist/${dir}`)
   }
-  t.equal(typeof esmTesting.collectEvents, 'function')
-  t.equal(typeof cjsTesting.collectEvents, 'function')
-  t.same((await cjsTesting.collectEvents(url, '/s', { events })).events, [{ event: 'end', data: { total: 1 }, id: undefined }], 'cjs helper')
 })
