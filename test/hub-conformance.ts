@@ -275,13 +275,22 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     t.notOk(app.logs.some(line => /fell behind/.test(line.msg)), 'no stream was ended')
   })
 
-  t.test('fastify.close() ends subscriptions; the hub refuses use afterwards', async t => {
+  t.test('fastify.close() ends subscriptions and leaves no timer or socket behind; the hub refuses use afterwards', async t => {
+    const before = resources()
     const { app, room, port } = await startRoom(t, backend.hub())
-    const response = await rawGet(port, '/rooms/42/events')
-    await publishMany(room, 1)
+    const live = await rawGet(port, '/rooms/42/events')
+    const [first] = await publishMany(room, 2)
+    const replaying = await rawGet(port, '/rooms/42/events', { 'last-event-id': first! })
+    await live.waitFor(() => live.events.length === 2, 'the live events')
+    await replaying.waitFor(() => replaying.events.length === 1, 'the replay')
     await app.close()
-    await response.ended
+    await Promise.all([live.ended, replaying.ended])
     await t.rejects(room.publish({ data: { from: 'ann', text: 'late' } }), { code: 'FST_SSE_HUB_CLOSED' })
+    await new Promise(resolve => setImmediate(resolve))
+    // Other tests' sockets may still be closing, so compare as "no more than before".
+    const after = resources()
+    const added = Object.keys(after).filter(kind => after[kind]! > (before[kind] ?? 0)).map(kind => `${kind}: ${before[kind] ?? 0} -> ${after[kind]}`)
+    t.same(added, [], 'no more timers or sockets than before the app started')
   })
 
   t.test('topics are checked when created', async t => {
@@ -314,6 +323,15 @@ async function stallOne (t: Test, app: RoomApp, untilOverflow = true): Promise<{
     await fast.waitFor(() => fast.events.length === published.length, 'the fast client to catch up')
   }
   return { overflowed: overflow(), fast, slow, published }
+}
+
+/** Counts of the process's live timers and sockets, by kind. */
+function resources (): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (/Timeout|TCP|Pipe/.test(kind)) counts[kind] = (counts[kind] ?? 0) + 1
+  }
+  return counts
 }
 
 function compare (a: string, b: string): number {
