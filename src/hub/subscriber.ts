@@ -68,7 +68,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
         this.end()
         throw err
       }
-      this.options.log.warn({ err, topic: this.options.topic }, 'fastify-typed-sse: subscriber waits for the hub\'s store')
+      this.options.log.debug({ err, topic: this.options.topic }, 'fastify-typed-sse: a subscriber waits for the hub\'s store')
       this.retry(() => this.attach()).then(() => this.wakeUp(), () => this.wakeUp())
     }
   }
