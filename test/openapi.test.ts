@@ -153,3 +153,29 @@ t.test('the event map itself is not changed by documenting it', async t => {
   t.same(json(events), before)
   t.equal(Object.getOwnPropertySymbols(events.tick).length > 0, true, 'still a TypeBox schema')
 })
+
+t.test('the progress example documents its job stream: one schema per event, from its map', async t => {
+  const { buildProgress } = await import('../examples/progress/server.js')
+  const app = await buildProgress({ logger: false })
+  t.teardown(() => app.close())
+  const response = await app.inject('/openapi.json')
+  t.equal(response.statusCode, 200)
+  const document = response.json()
+  t.equal(document.openapi.startsWith('3.'), true)
+  const operation = document.paths['/jobs/{id}/events'].get
+  t.same(Object.keys(operation.responses['200'].content), ['text/event-stream'])
+  const items: Array<Record<string, any>> = operation.responses['200'].content['text/event-stream'].schema.oneOf
+  t.same(items.map(item => item.title), ['progress', 'end'])
+  t.same(items[0]?.properties.data, {
+    type: 'object',
+    properties: { percent: { type: 'integer', minimum: 0, maximum: 100 }, step: { type: 'string' } },
+    required: ['percent', 'step']
+  })
+  t.same(items[1]?.properties.data, {
+    type: 'object',
+    properties: { steps: { type: 'integer', minimum: 0 }, elapsedMs: { type: 'integer', minimum: 0 } },
+    required: ['steps', 'elapsedMs']
+  })
+  t.same(items.map(item => item.properties.event), [{ type: 'string', enum: ['progress'] }, { type: 'string', enum: ['end'] }])
+  t.notOk(document.paths['/openapi.json'], 'the document route itself is hidden')
+})

@@ -2,6 +2,7 @@
 // http://localhost:3000 and press "Start". The stream ends with a typed `end` event, on which
 // the page calls close(): without it the browser would reconnect as soon as the stream ended.
 import Fastify from 'fastify'
+import swagger from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
 import { randomUUID } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
@@ -57,8 +58,12 @@ export interface ProgressOptions {
 
 export async function buildProgress ({ steps = 40, stepMs = 150, logger = process.env.NODE_ENV !== 'test' }: ProgressOptions = {}) {
   const app = Fastify({ logger })
+  // Registered before the routes, so the stream route is documented with one schema per event:
+  // GET /openapi.json.
+  await app.register(swagger, { openapi: { info: { title: 'progress example', version: '1.0.0' } } })
   // A short retry, so that a page which forgot close() would visibly reconnect soon after `end`.
   await app.register(ssePlugin, { retry: 500 })
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   const jobs = new Map<string, Job>()
 
   const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
