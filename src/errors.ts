@@ -108,3 +108,9 @@ export function hubClosed (): SseError {
 export function invalidPublish (got: unknown, problem = 'needs an event like { event, data }'): SseError {
   return new SseError('FST_SSE_INVALID_EVENT', `fastify-typed-sse: topic.publish() ${problem}, got ${describe(got)}`)
 }
+
+/** `hub.redis` is set but the `ioredis` package is not installed. */
+export function missingRedisClient (cause: unknown): SseError {
+  return new SseError('FST_SSE_INVALID_OPTION',
+    'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis', { cause })
+}

@@ -1,8 +1,12 @@
 // The hub on its default backend, in memory: the shared conformance suite, plus option checks.
 import t from 'tap'
 import Fastify from 'fastify'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import ssePlugin from '../src/index.js'
 import { hubConformance } from './hub-conformance.js'
+
+const run = promisify(execFile)
 
 hubConformance(t, { hub: (options = {}) => options })
 
@@ -31,4 +35,20 @@ t.test('hub options are checked at register, naming the option', async t => {
     }, { code: 'FST_SSE_INVALID_OPTION', message })
     await app.close()
   }
+})
+
+t.test('hub.redis without the ioredis package installed fails at register, saying what to install', async t => {
+  // A child process whose module resolution cannot find ioredis, as in an app that never installed it.
+  const hide = 'import { register } from "node:module"; register("data:text/javascript,' + encodeURIComponent(
+    'export async function resolve (specifier, context, next) { if (specifier === "ioredis") { const err = new Error("Cannot find package \'ioredis\'"); err.code = "ERR_MODULE_NOT_FOUND"; throw err } return next(specifier, context) }'
+  ) + '")'
+  const app = new URL('../src/index.ts', import.meta.url).href
+  const script = `import Fastify from 'fastify'; import ssePlugin from '${app}'
+    const app = Fastify()
+    try { await app.register(ssePlugin, { hub: { redis: 'redis://127.0.0.1:1' } }) } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })) }`
+  const { stdout } = await run(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hide)}`, '--import', 'tsx', '--input-type=module', '-e', script])
+  t.same(JSON.parse(stdout), {
+    code: 'FST_SSE_INVALID_OPTION',
+    message: 'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis'
+  })
 })

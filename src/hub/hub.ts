@@ -1,7 +1,7 @@
 // The hub behind `fastify.sse`: picks the backend from the options, hands out topics, and on
 // close ends every subscription before closing the backend.
 import type { FastifyBaseLogger } from 'fastify'
-import { hubClosed, invalidOption } from '../errors.js'
+import { hubClosed, invalidOption, missingRedisClient } from '../errors.js'
 import type { EventMap } from '../events.js'
 import type { HubBackend } from './backend.js'
 import { MemoryBackend } from './memory.js'
@@ -32,7 +32,9 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
     backend = new MemoryBackend({ retain: resolved.retain, maxAge: resolved.maxAge })
   } else {
     // Loaded only when asked for, so ioredis is needed only by apps that use Redis.
-    const { RedisBackend } = await import('./redis.js')
+    const { RedisBackend } = await import('./redis.js').catch((err: NodeJS.ErrnoException) => {
+      throw /MODULE_NOT_FOUND/.test(err.code ?? '') && /ioredis/.test(err.message) ? missingRedisClient(err) : err
+    })
     backend = await RedisBackend.connect({
       url: resolved.redis, retain: resolved.retain, maxAge: resolved.maxAge, keyPrefix: resolved.keyPrefix, timeout: resolved.redisTimeout
     }, log)
