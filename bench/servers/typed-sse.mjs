@@ -20,23 +20,35 @@ app.get('/stream', (request, reply) => {
   return reply.sse(source(), { events: size === 'large' ? large : small })
 })
 
-// Without the hub, the natural broadcast: one inbox per subscriber, drained by its generator.
+// The broadcast: the plugin's hub (`app.sse.topic()`: each event checked and encoded once for
+// every subscriber). HUB=0, or a build without the hub, falls back to the natural broadcast
+// without it: one inbox per subscriber, drained by its own generator.
+const topic = process.env.HUB !== '0' && typeof app.sse?.topic === 'function' ? app.sse.topic('bench', { events: small }) : undefined
 const inboxes = new Set()
-app.get('/sub', { sse: { events: small } }, async function * (request, reply, { signal }) {
-  const inbox = new Inbox()
-  inboxes.add(inbox)
-  counters.subscribers++
-  signal.addEventListener('abort', () => inbox.close(), { once: true })
-  try {
-    while (!inbox.closed) {
-      await inbox.wait()
-      while (inbox.queue.length > 0) yield { data: inbox.queue.shift() }
+if (topic !== undefined) {
+  const subscribe = topic.subscribe()
+  app.get('/sub', (request, reply) => reply.sse(async (context) => {
+    counters.subscribers++
+    context.signal.addEventListener('abort', () => { counters.subscribers-- }, { once: true })
+    return subscribe(context)
+  }))
+} else {
+  app.get('/sub', { sse: { events: small } }, async function * (request, reply, { signal }) {
+    const inbox = new Inbox()
+    inboxes.add(inbox)
+    counters.subscribers++
+    signal.addEventListener('abort', () => inbox.close(), { once: true })
+    try {
+      while (!inbox.closed) {
+        await inbox.wait()
+        while (inbox.queue.length > 0) yield { data: inbox.queue.shift() }
+      }
+    } finally {
+      inboxes.delete(inbox)
+      counters.subscribers--
     }
-  } finally {
-    inboxes.delete(inbox)
-    counters.subscribers--
-  }
-})
+  })
+}
 
 app.get('/one', { sse: { events: small } }, async function * (request, reply, { signal }) {
   counters.alive++
@@ -49,8 +61,9 @@ app.get('/one', { sse: { events: small } }, async function * (request, reply, { 
 })
 
 function broadcast (data) {
-  for (const inbox of inboxes) inbox.push(data)
+  if (topic !== undefined) topic.publish({ data }).catch(err => app.log.error(err))
+  else for (const inbox of inboxes) inbox.push(data)
 }
 
 await app.listen({ port: 0, host: '127.0.0.1' })
-serve({ name: validate ? 'fastify-typed-sse' : 'fastify-typed-sse (validate: false)', port: app.server.address().port, broadcast })
+serve({ name: `fastify-typed-sse${validate ? '' : ', validate: false'}${topic === undefined ? '' : ', hub'}`, port: app.server.address().port, broadcast })
