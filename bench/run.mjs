@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { allImplementations, ceiling } from './implementations.mjs'
+import { render } from './report.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.env.BENCH_QUICK === '1'
@@ -37,19 +39,8 @@ const config = quick
       churn: { total: 20_000, concurrency: 50 }
     }
 
-/** The implementations, in the order of the tables. `key` names the server file. */
-const allImplementations = [
-  { key: 'typed', label: '**fastify-typed-sse**', file: 'typed-sse.mjs', env: { VALIDATE: '1' } },
-  { key: 'typed-novalidate', label: 'fastify-typed-sse, `validate: false`', file: 'typed-sse.mjs', env: { VALIDATE: '0' } },
-  { key: 'fastify-sse', label: '@fastify/sse', file: 'fastify-sse.mjs', peer: true },
-  { key: 'fastify-sse-v2', label: 'fastify-sse-v2', file: 'fastify-sse-v2.mjs', peer: true },
-  { key: 'better-sse', label: 'better-sse', file: 'better-sse.mjs', peer: true },
-  { key: 'node-http', label: 'node:http by hand', file: 'node-http.mjs' },
-  { key: 'fastify-hijack', label: 'Fastify `reply.hijack()` by hand', file: 'fastify-hijack.mjs' }
-]
 if (rounds !== undefined) config.rounds = rounds
 const implementations = allImplementations.filter(i => onlyImpls === undefined || onlyImpls.includes(i.key))
-const ceiling = { key: 'ceiling', label: '(client ceiling: pre-encoded, 1000 frames a write)', file: 'client-ceiling.mjs' }
 
 // ---------------------------------------------------------------------------------------------
 // Processes and their IPC
@@ -277,169 +268,21 @@ const loadAfter = loadavg()
 console.log(`done in ${minutes.toFixed(1)} min`)
 
 // ---------------------------------------------------------------------------------------------
-// Report
+// Results: every sample to results.json, the tables to RESULTS.md (report.mjs renders them).
 
-function median (values) {
-  const sorted = values.filter(v => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b)
-  if (sorted.length === 0) return NaN
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+const results = {
+  date: new Date().toISOString(),
+  minutes,
+  quick,
+  config,
+  throughputRuns: THROUGHPUT_RUNS,
+  machine: { cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  load: { before: loadBefore, after: loadAfter },
+  implementations: implementations.map(i => i.key),
+  serverNames,
+  samples,
+  errors
 }
-
-function med (scenario, impl, field) {
-  return median((samples[scenario]?.[impl] ?? []).map(s => s[field]))
-}
-
-function all (scenario, impl, field) {
-  return (samples[scenario]?.[impl] ?? []).map(s => s[field])
-}
-
-const fmt = {
-  int: v => Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'),
-  k: v => Number.isNaN(v) ? '–' : `${Math.round(v / 1000).toLocaleString('en-US')} k`,
-  f1: v => Number.isNaN(v) ? '–' : v.toFixed(1),
-  f2: v => Number.isNaN(v) ? '–' : v.toFixed(2),
-  kb: v => Number.isNaN(v) ? '–' : (v / 1024).toFixed(2),
-  mb: v => Number.isNaN(v) ? '–' : (v / 1024 / 1024).toFixed(2),
-  pct: v => Number.isNaN(v) ? '–' : `${Math.round(v * 100)}%`
-}
-
-function table (header, rows) {
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => i === 0 ? ' --- ' : ' ---: ').join('|')}|`]
-  for (const row of rows) lines.push(`| ${row.join(' | ')} |`)
-  return lines.join('\n')
-}
-
-const impls = [...implementations, ceiling]
-const peers = implementations.filter(i => i.peer)
-const ran = (scenario, impl) => (samples[scenario]?.[impl.key] ?? []).length > 0
-
-function throughputTable (scenario) {
-  const rows = impls.filter(i => ran(scenario, i)).map(i => [
-    i.label,
-    fmt.int(med(scenario, i.key, 'eventsPerSecond')),
-    fmt.f1(med(scenario, i.key, 'mbPerSecond')),
-    fmt.f2(med(scenario, i.key, 'serverCpuSeconds')),
-    fmt.f2(med(scenario, i.key, 'clientCpuSeconds')),
-    fmt.int(med(scenario, i.key, 'bytesPerEvent')),
-    all(scenario, i.key, 'complete').every(Boolean) ? 'yes' : '**no**'
-  ])
-  return table(['implementation', 'events/s', 'MB/s', 'server CPU s', 'client CPU s', 'bytes/event', 'all events'], rows)
-}
-
-function fanoutTable (scenario) {
-  const rows = implementations.filter(i => ran(scenario, i)).map(i => [
-    i.label,
-    fmt.int(med(scenario, i.key, 'eventsPerSecond')),
-    fmt.f2(med(scenario, i.key, 'p50')),
-    fmt.f2(med(scenario, i.key, 'p99')),
-    fmt.f2(med(scenario, i.key, 'max')),
-    String(Math.max(...all(scenario, i.key, 'lost'))),
-    fmt.f2(med(scenario, i.key, 'serverCpuSeconds'))
-  ])
-  return table(['implementation', 'delivered events/s', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'server CPU s'], rows)
-}
-
-function idleTable () {
-  const rows = implementations.filter(i => ran('idle', i)).map(i => [
-    i.label,
-    fmt.kb(med('idle', i.key, 'heapPerConnection')),
-    fmt.kb(med('idle', i.key, 'rssPerConnection'))
-  ])
-  return table(['implementation', 'heap KB / connection', 'RSS KB / connection'], rows)
-}
-
-function churnTable () {
-  const rows = implementations.filter(i => ran('churn', i)).map(i => [
-    i.label,
-    fmt.f2(med('churn', i.key, 'seconds')),
-    fmt.int(med('churn', i.key, 'cyclesPerSecond')),
-    fmt.mb(med('churn', i.key, 'heapGrowth')),
-    String(Math.max(...all('churn', i.key, 'alive'))),
-    String(Math.max(...all('churn', i.key, 'failed')))
-  ])
-  return table(['implementation', 'seconds', 'cycles/s', 'heap growth MB (after GC)', 'sources alive after (worst)', 'failed cycles (worst)'], rows)
-}
-
-// The targets of issue 5, checked on this run's medians.
-function targets () {
-  const lines = []
-  const check = (ok, text) => lines.push(`- ${Number.isNaN(ok) || ok === undefined ? '–' : ok ? 'met' : '**not met**'}: ${text}`)
-  for (const scenario of ['throughput-small', 'throughput-large']) {
-    if (samples[scenario] === undefined) continue
-    const ours = med(scenario, 'typed', 'eventsPerSecond')
-    const bestPeer = Math.max(...peers.map(p => med(scenario, p.key, 'eventsPerSecond')).filter(v => !Number.isNaN(v)))
-    const bestPeerName = peers.find(p => med(scenario, p.key, 'eventsPerSecond') === bestPeer)?.label
-    const raw = med(scenario, 'node-http', 'eventsPerSecond')
-    check(ours >= 1.5 * bestPeer, `${scenario}: ${(ours / bestPeer).toFixed(2)}x the best peer (${bestPeerName}); target 1.5x`)
-    check(ours >= 0.8 * raw, `${scenario}: ${fmt.pct(ours / raw)} of node:http by hand; target 80%`)
-  }
-  if (samples['throughput-small'] !== undefined) {
-    const on = med('throughput-small', 'typed', 'eventsPerSecond')
-    const off = med('throughput-small', 'typed-novalidate', 'eventsPerSecond')
-    check(1 - on / off < 0.15, `validation costs ${fmt.pct(1 - on / off)} of small-event throughput; target under 15%`)
-  }
-  const big = config.fanout.at(-1)
-  const fan = `fanout-${big.subscribers}`
-  if (samples[fan] !== undefined) {
-    const ours = med(fan, 'typed', 'p99')
-    const bestPeer = Math.min(...peers.map(p => med(fan, p.key, 'p99')).filter(v => !Number.isNaN(v)))
-    check(ours <= bestPeer, `fan-out p99 at ${big.subscribers} subscribers: ${fmt.f2(ours)} ms against the best peer's ${fmt.f2(bestPeer)} ms`)
-  }
-  if (samples.idle !== undefined) {
-    const ours = med('idle', 'typed', 'heapPerConnection')
-    const floor = med('idle', 'fastify-hijack', 'heapPerConnection')
-    check(ours <= floor + 2048, `idle heap per connection: ${fmt.kb(ours)} KB against plain Fastify's ${fmt.kb(floor)} KB + 2 KB`)
-  }
-  return lines.join('\n')
-}
-
-const cpuModel = cpus()[0]?.model ?? 'unknown'
-const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC'
-const out = `# Benchmark results
-
-Written by \`npm run bench\` (bench/run.mjs)${quick ? ' with **BENCH_QUICK=1: a smoke run, not for comparison**' : ''}.
-
-- Date: ${date}; ${minutes.toFixed(1)} minutes
-- Machine: ${cpus().length} cores, ${cpuModel}, ${(totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.version}, ${process.platform}
-- ${config.rounds} round(s), implementations in a rotated and alternating order each round; medians shown.
-  A throughput sample is the median of ${THROUGHPUT_RUNS} back-to-back runs on one server process.
-- Server and client are separate processes on the same machine, over 127.0.0.1, HTTP/1.1.
-- Load average (1 min) before and after: ${loadBefore[0].toFixed(2)} and ${loadAfter[0].toFixed(2)} (anything above 0 is
-  other work sharing the ${cpus().length} cores with server and client, and widens the spread).
-- This plugin ran as: ${serverNames.typed ?? '–'}.
-
-## Targets (issue 5)
-
-${targets()}
-
-## Throughput: one connection, ${config.throughputEvents.toLocaleString('en-US')} small events (~64 B JSON)
-
-${throughputTable('throughput-small')}
-
-## Throughput: one connection, ${config.throughputEvents.toLocaleString('en-US')} events of ~1 KB JSON
-
-${throughputTable('throughput-large')}
-
-${config.fanout.map(f => `## Fan-out: ${f.subscribers.toLocaleString('en-US')} subscribers, ${f.events} events broadcast every ${f.intervalMs} ms
-
-${fanoutTable(`fanout-${f.subscribers}`)}`).join('\n\n')}
-
-## Idle memory: ${config.idle.toLocaleString('en-US')} idle streams, heartbeat on (after GC)
-
-${idleTable()}
-
-## Churn: ${config.churn.total.toLocaleString('en-US')} connect / read one event / disconnect cycles, ${config.churn.concurrency} at a time
-
-${churnTable()}
-${errors.length > 0 ? `\n## Errors\n\n${errors.map(e => `- ${e}`).join('\n')}\n` : ''}
-## How each implementation is written
-
-See bench/README.md. In short: every server builds a new event object per event and sends it
-unnamed (\`message\`); the peers serialize with \`JSON.stringify\` as their users do; the hand-written
-servers write one frame per \`write()\` and wait for \`'drain'\`; this plugin checks each event
-against its TypeBox schema (unless \`validate: false\`) and serializes with fast-json-stringify.
-`
-writeFileSync(join(here, quick ? 'RESULTS.quick.md' : 'RESULTS.md'), out)
-writeFileSync(join(here, quick ? 'results.quick.json' : 'results.json'), JSON.stringify({ date, config, samples, errors }, null, 2) + '\n')
+writeFileSync(join(here, quick ? 'results.quick.json' : 'results.json'), JSON.stringify(results, null, 2) + '\n')
+writeFileSync(join(here, quick ? 'RESULTS.quick.md' : 'RESULTS.md'), render(results))
 console.log(`wrote ${quick ? 'bench/RESULTS.quick.md' : 'bench/RESULTS.md'}`)
