@@ -4,13 +4,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { hasBreakOrNul } from './encode.js'
 
 export class Connection {
-  readonly signal: AbortSignal
   readonly lastEventId: string | undefined
   /** True after a write the socket could not take at once, until it drains. */
   needsDrain = false
   /** Called when the socket has drained. */
   ondrain: (() => void) | undefined
-  private readonly controller = new AbortController()
+  /** Called once when the stream is over, whoever ended it. */
+  onclose: (() => void) | undefined
+  // Made on first use of `signal`: an AbortController with its EventTarget is over a kilobyte,
+  // and sources that never read the signal (hub subscriptions, arrays) do not pay for it.
+  private controller: AbortController | undefined
+  private closedBy: Error | undefined
   private readonly raw: FastifyReply['raw']
   private drainWaiter: (() => void) | undefined
   private readonly onClose: () => void
@@ -18,7 +22,6 @@ export class Connection {
 
   constructor (private readonly request: FastifyRequest, private readonly reply: FastifyReply, maxLastEventIdLength: number) {
     this.raw = reply.raw
-    this.signal = this.controller.signal
     this.lastEventId = readLastEventId(request, maxLastEventIdLength)
     this.onClose = () => this.abort(new Error('the client closed the connection'))
     this.onDrain = () => {
@@ -33,8 +36,17 @@ export class Connection {
     if (this.raw.destroyed) this.onClose()
   }
 
+  /** Aborts when the client goes away or the stream ends. */
+  get signal (): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.closedBy !== undefined) this.controller.abort(this.closedBy)
+    }
+    return this.controller.signal
+  }
+
   get closed (): boolean {
-    return this.signal.aborted
+    return this.closedBy !== undefined
   }
 
   /** Bytes the socket holds that the client has not taken yet. */
@@ -85,13 +97,15 @@ export class Connection {
     this.abort(new Error('the stream ended'))
   }
 
-  /** Marks the stream as over: aborts the signal, wakes a pending drain wait, drops listeners. */
+  /** Marks the stream as over: aborts the signal, wakes a pending drain wait, drops listeners, tells onclose. */
   abort (reason: Error): void {
     if (this.closed) return
+    this.closedBy = reason
     this.raw.removeListener('close', this.onClose)
     this.raw.removeListener('drain', this.onDrain)
-    this.controller.abort(reason)
+    this.controller?.abort(reason)
     this.wake()
+    this.onclose?.()
   }
 
   private wake (): void {

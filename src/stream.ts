@@ -40,7 +40,10 @@ export async function startStream (
   if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
   const encode = createFrameEncoder({ events, validate: options.validate })
   const conn = new Connection(request, reply, options.maxLastEventIdLength)
-  const context: SseContext = { signal: conn.signal, lastEventId: conn.lastEventId }
+  const context: SseContext = {
+    get signal () { return conn.signal },
+    lastEventId: conn.lastEventId
+  }
 
   let iterator: Iterator<unknown> | AsyncIterator<unknown>
   let first: Promise<IteratorResult<unknown>>
@@ -91,7 +94,7 @@ export class SseStream {
   ) {
     // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
     // aborts (the Connection's), and stop() abandons the pending pull and calls return().
-    conn.signal.addEventListener('abort', () => this.stop(), { once: true })
+    conn.onclose = () => this.stop()
     conn.ondrain = () => this.flush()
   }
 

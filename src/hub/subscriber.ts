@@ -12,7 +12,6 @@ export interface SubscriberOptions {
   backend: HubBackend
   topic: string
   lastEventId: string | undefined
-  signal: AbortSignal
   queueSize: number
   onOverflow: OverflowPolicy
   log: FastifyBaseLogger
@@ -45,14 +44,12 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private sleeper: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
   private readonly options: SubscriberOptions
-  private readonly onAbort = (): void => this.end()
   private readonly onEntry = (entry: Entry): void => this.receive(entry)
 
   constructor (options: SubscriberOptions) {
     this.options = options
+    // No signal listener: when the client goes, reply.sse() calls return(), which ends this.
     options.subscribers.add(this)
-    options.signal.addEventListener('abort', this.onAbort, { once: true })
-    if (options.signal.aborted) this.end()
   }
 
   /**
@@ -111,7 +108,6 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.feed = undefined
     clearTimeout(this.timer)
     this.live = []
-    this.options.signal.removeEventListener('abort', this.onAbort)
     this.options.subscribers.delete(this)
     this.sleeper?.()
     this.wakeUp()

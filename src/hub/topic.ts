@@ -78,11 +78,11 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
   }
 
   subscribe (): TopicSource {
-    return async ({ signal, lastEventId }) => {
+    return async ({ lastEventId }) => {
       this.hub.checkOpen()
       const { backend, options, log, subscribers } = this.hub
       const subscriber = new Subscriber({
-        backend, topic: this.name, lastEventId, signal, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers
+        backend, topic: this.name, lastEventId, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers
       })
       await subscriber.open()
       return subscriber
