@@ -4,6 +4,7 @@ import t from 'tap'
 import { createHook } from 'node:async_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startApp, until } from './helpers/server.js'
+import type { SseContext } from '../src/index.js'
 import { rawGet } from './helpers/raw.js'
 
 t.test('a generator awaiting a signal-aware sleep runs its finally as soon as the client leaves', async t => {
@@ -25,6 +26,33 @@ t.test('a generator awaiting a signal-aware sleep runs its finally as soon as th
   response.close()
   await until(() => seen.includes('finally'), 'the finally block')
   t.same(seen, ['aborted', 'finally'])
+})
+
+t.test('a signal first read after the client left is already aborted', async t => {
+  let context: SseContext | undefined
+  let finallyRan = false
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse(function (ctx) {
+      context = ctx
+      return (async function * () {
+        try {
+          yield { data: 'hello' }
+          await new Promise(() => {})
+        } finally {
+          finallyRan = true
+        }
+      })()
+    }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.waitFor(body => body === 'data: hello\n\n')
+  response.close()
+  await response.ended
+  // The generator is stuck in an await that ignores the signal, so its finally has not run;
+  // the stream is over all the same, and a signal asked for now says so.
+  await until(() => context!.signal.aborted, 'the signal to read as aborted')
+  t.equal(finallyRan, false)
+  t.match(context!.signal.reason, { message: 'the client closed the connection' })
 })
 
 t.test('a pending next() is abandoned: return() is called, and nothing more is written', async t => {
