@@ -2,7 +2,7 @@
 // them, and a headline table for the README. `node bench/report.mjs` re-renders RESULTS.md from
 // the last results.json without running anything.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { allImplementations, ceiling } from './implementations.mjs'
 
@@ -143,7 +143,7 @@ export function render (results) {
   const n = config.throughputEvents.toLocaleString('en-US')
   return `# Benchmark results
 
-Written by \`npm run bench\` (bench/run.mjs; method in [README.md](README.md))${results.quick ? ' with **BENCH_QUICK=1: a smoke run, not for comparison**' : ''}.
+Written by \`npm run bench\` (bench/run.mjs; method in [README.md](README.md))${results.quick ? ' with **BENCH_QUICK=1: a smoke run, not for comparison**' : ''}${results.only ? ` with BENCH_ONLY=${results.only.join(',')}: only those scenarios ran` : ''}.
 
 - Date: ${date}; the run took ${results.minutes.toFixed(1)} minutes.
 - Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGB} GB; Node ${machine.node}, ${machine.platform}.
@@ -174,7 +174,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const here = dirname(fileURLToPath(import.meta.url))
   const file = process.argv[2] ?? join(here, 'results.json')
   const results = JSON.parse(readFileSync(file, 'utf8'))
-  const out = file.endsWith('quick.json') ? 'RESULTS.quick.md' : 'RESULTS.md'
+  // results.json gives RESULTS.md, results.rerun.json gives RESULTS.rerun.md.
+  const out = basename(file).replace(/^results/, 'RESULTS').replace(/\.json$/, '.md')
   writeFileSync(join(here, out), render(results))
   console.log(`wrote bench/${out}`)
 }

@@ -279,6 +279,7 @@ const results = {
   machine: { cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
   load: { before: loadBefore, after: loadAfter },
   implementations: implementations.map(i => i.key),
+  only: only ?? null,
   serverNames,
   samples,
   errors
