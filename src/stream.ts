@@ -182,11 +182,12 @@ export class SseStream {
     // Everything the source yields before the event loop turns goes out in one write.
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(this.scheduledFlush)
+      scheduleFlush(this)
     }
   }
 
-  private readonly scheduledFlush = (): void => {
+  /** Called once per turn of the event loop for a stream that has batched something. */
+  scheduledFlush (): void {
     this.flushScheduled = false
     this.flush()
   }
@@ -241,6 +242,18 @@ export class SseStream {
       this.push(errorFrame({ code: 'FST_SSE_SOURCE_FAILED', message: 'the event source failed' }))
     }
   }
+}
+
+// One setImmediate per turn for every stream with a batch, not one per stream: a broadcast to
+// thousands of subscribers then costs one timer and one loop over their writes.
+let dirty: SseStream[] = []
+function scheduleFlush (stream: SseStream): void {
+  if (dirty.push(stream) === 1) setImmediate(flushAll)
+}
+function flushAll (): void {
+  const streams = dirty
+  dirty = []
+  for (const stream of streams) stream.scheduledFlush()
 }
 
 function errorFrame (data: SseErrorData): string {
