@@ -27,11 +27,13 @@ const topic = process.env.HUB !== '0' && typeof app.sse?.topic === 'function' ? 
 const inboxes = new Set()
 if (topic !== undefined) {
   const subscribe = topic.subscribe()
-  app.get('/sub', (request, reply) => reply.sse(async (context) => {
+  app.get('/sub', (request, reply) => {
+    // Counted on the response's close, as the peers' servers do: reading `context.signal`
+    // would make the AbortController that a hub subscription does not otherwise need.
     counters.subscribers++
-    context.signal.addEventListener('abort', () => { counters.subscribers-- }, { once: true })
-    return subscribe(context)
-  }))
+    reply.raw.once('close', () => { counters.subscribers-- })
+    return reply.sse(subscribe)
+  })
 } else {
   app.get('/sub', { sse: { events: small } }, async function * (request, reply, { signal }) {
     const inbox = new Inbox()
