@@ -125,14 +125,16 @@ export function resolveStreamOptions (base: ResolvedStreamOptions, options: obje
   return resolved
 }
 
-function checkInteger (key: string, value: unknown, min: number, max: number): number {
+/** An integer option within [min, max], or an error naming the option. */
+export function checkInteger (key: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalidOption(key, `an integer from ${min} to ${max}`, value)
   }
   return value
 }
 
-function checkOneOf<T extends string> (key: string, value: unknown, allowed: readonly T[]): T {
+/** One of the allowed strings, or an error naming the option and the choices. */
+export function checkOneOf<T extends string> (key: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw invalidOption(key, `one of ${allowed.map(a => `"${a}"`).join(', ')}`, value)
   return value as T
 }

@@ -1,5 +1,6 @@
 // The `hub` plugin option: its type, defaults, and the check that fails `register`.
 import { invalidOption } from '../errors.js'
+import { checkInteger, checkOneOf } from '../options.js'
 
 /** What a subscriber's queue does when its client falls too far behind. */
 export type OverflowPolicy =
@@ -92,8 +93,7 @@ export function resolveHubOptions (options: HubOptions | undefined): ResolvedHub
         resolved.redisTimeout = checkInteger(name, value, 1, 2 ** 31 - 1)
         break
       case 'onOverflow':
-        if (!overflowPolicies.includes(value as OverflowPolicy)) throw invalidOption(name, `one of ${overflowPolicies.map(p => `"${p}"`).join(', ')}`, value)
-        resolved.onOverflow = value as OverflowPolicy
+        resolved.onOverflow = checkOneOf(name, value, overflowPolicies)
         break
       case 'keyPrefix':
         if (typeof value !== 'string') throw invalidOption(name, 'a string', value)
@@ -104,11 +104,4 @@ export function resolveHubOptions (options: HubOptions | undefined): ResolvedHub
     }
   }
   return resolved
-}
-
-function checkInteger (key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(key, `an integer from ${min} to ${max}`, value)
-  }
-  return value
 }
