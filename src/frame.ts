@@ -31,24 +31,24 @@ export function createFrameEncoder ({ events, validate }: FrameEncoderOptions): 
     }
     if (data === undefined) return encodeFrame({ id, retry, comment })
     const name = event ?? 'message'
-    if (compiled === undefined) {
-      const text = serialize(name, untypedText, data)
-      return typeof text === 'string' ? encodeFrame({ event, id, retry, comment, data: text }, typeof data !== 'string') : text
+    let serialize = untypedText
+    // Untyped strings are sent raw and may hold line breaks; anything else untyped is JSON.
+    let oneLine = typeof data !== 'string'
+    if (compiled !== undefined) {
+      const schema = compiled.get(name)
+      if (schema === undefined) return compiled.unknown(name)
+      if (validate && !schema.check(data)) return schema.explain(name, data)
+      serialize = schema.serialize
+      oneLine = !schema.multiline
     }
-    const schema = compiled.get(name)
-    if (schema === undefined) return compiled.unknown(name)
-    if (validate && !schema.check(data)) return schema.explain(name, data)
-    const text = serialize(name, schema.serialize, data)
-    return typeof text === 'string' ? encodeFrame({ event, id, retry, comment, data: text }, !schema.multiline) : text
-  }
-}
-
-// A value can pass its schema and still not be JSON (a BigInt, a cycle, a throwing toJSON):
-// that is an invalid event like any other, not a reason to break the stream.
-function serialize (event: string, serializer: (data: unknown) => string, data: unknown): string | SseError {
-  try {
-    return serializer(data)
-  } catch (err) {
-    return unserializable(event, err)
+    let text: string
+    try {
+      text = serialize(data)
+    } catch (err) {
+      // A value can pass its schema and still not be JSON (a BigInt, a cycle, a throwing
+      // toJSON): an invalid event like any other, not a reason to break the stream.
+      return unserializable(name, err)
+    }
+    return encodeFrame({ event, id, retry, comment, data: text }, oneLine)
   }
 }
