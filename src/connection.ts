@@ -1,7 +1,7 @@
 // The HTTP edge of one stream: the response headers for HTTP/1.1 and HTTP/2, the id the client
 // resumes from, one AbortSignal for "the client went away", and writes that respect drain.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { hasBreakOrNul } from './encode.js'
+import { hasBreakOrNul } from './wire.js'
 
 export class Connection {
   readonly lastEventId: string | undefined

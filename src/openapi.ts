@@ -4,7 +4,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { EventMap } from './events.js'
-import { isStringSchema } from './serialize.js'
+import { isStringSchema } from './validator.js'
 
 /** A JSON Schema object, as @fastify/swagger reads it. */
 export type JsonSchema = Record<string, unknown>

@@ -1,4 +1,5 @@
-// Options, their defaults, and the check that fails `register` with a message naming the option.
+// Every option of the plugin (the streams' and the hub's): types, defaults, and the one check that
+// fails `register` (or the route declaration, or the call) with a message naming the option.
 import { invalidOption } from './errors.js'
 import type { EventMap } from './events.js'
 
@@ -79,48 +80,150 @@ export const defaults: ResolvedStreamOptions = {
   maxLastEventIdLength: 256
 }
 
-const invalidEventPolicies: readonly InvalidEventPolicy[] = ['skip', 'error-event', 'close']
-const sourceErrorPolicies: readonly SourceErrorPolicy[] = ['close', 'error-event']
-const streamKeys = new Set<string>(Object.keys(defaults))
+/** What a subscriber's queue does when its client falls too far behind. */
+export type OverflowPolicy =
+  /** End that client's stream; the client reconnects with `Last-Event-ID` and replays. */
+  | 'close'
+  /** Drop that client's oldest queued event to make room: lossy, but the stream stays up. */
+  | 'drop-oldest'
+
+/** Options of the broadcast hub (`register(ssePlugin, { hub })`). */
+export interface HubOptions {
+  /**
+   * A Redis URL (`redis://host:port/db`) to share topics between app instances through Redis
+   * Streams. Without it, topics live in this process's memory.
+   * @defaultValue undefined (in memory)
+   */
+  redis?: string | undefined
+  /**
+   * Events kept per topic for replay to reconnecting clients.
+   * @defaultValue 1000
+   */
+  retain?: number
+  /**
+   * Milliseconds after which an event is no longer replayed (and is dropped), on top of `retain`.
+   * @defaultValue undefined (no age limit)
+   */
+  maxAge?: number | undefined
+  /**
+   * Events each subscriber may have queued, waiting for its connection to take them.
+   * @defaultValue 1000
+   */
+  queueSize?: number
+  /** @defaultValue 'close' */
+  onOverflow?: OverflowPolicy
+  /**
+   * Prefix of the Redis keys (one stream per topic: prefix + topic name).
+   * @defaultValue 'sse:'
+   */
+  keyPrefix?: string
+  /**
+   * Milliseconds a Redis command may take before `publish` rejects.
+   * @defaultValue 5000
+   */
+  redisTimeout?: number
+}
+
+export interface ResolvedHubOptions {
+  redis: string | undefined
+  retain: number
+  maxAge: number | undefined
+  queueSize: number
+  onOverflow: OverflowPolicy
+  keyPrefix: string
+  redisTimeout: number
+}
+
+export const hubDefaults: ResolvedHubOptions = {
+  redis: undefined,
+  retain: 1000,
+  maxAge: undefined,
+  queueSize: 1000,
+  onOverflow: 'close',
+  keyPrefix: 'sse:',
+  redisTimeout: 5000
+}
+
+/** Checks one option's value and returns it, or throws an error naming the option. */
+type Check<T> = (name: string, value: unknown) => T
+
+/** How each option of a group is checked; the keys are the group's known options. */
+type Spec<T> = { [K in keyof T]-?: Check<T[K]> }
+
+/** Marks an option whose `undefined` is a value of its own (unset), not "keep the default". */
+const UNSETTABLE = Symbol('unsettable')
+const unsettable = <T>(check: Check<T>): Check<T | undefined> => Object.assign(check, { [UNSETTABLE]: true })
+
+const integer = (min: number, max: number): Check<number> => (name, value) => checkInteger(name, value, min, max)
+const oneOf = <T extends string>(allowed: readonly T[]): Check<T> => (name, value) => checkOneOf(name, value, allowed)
+const boolean: Check<boolean> = (name, value) => {
+  if (typeof value !== 'boolean') throw invalidOption(name, 'a boolean', value)
+  return value
+}
+const string: Check<string> = (name, value) => {
+  if (typeof value !== 'string') throw invalidOption(name, 'a string', value)
+  return value
+}
+const redisUrl: Check<string> = (name, value) => {
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) throw invalidOption(name, 'a Redis URL like "redis://127.0.0.1:6379"', value)
+  return value
+}
+
+const streamSpec: Spec<ResolvedStreamOptions> = {
+  heartbeatInterval: integer(0, 2 ** 31 - 1),
+  retry: unsettable(integer(0, Number.MAX_SAFE_INTEGER)),
+  highWaterMark: integer(1, Number.MAX_SAFE_INTEGER),
+  validate: boolean,
+  onInvalidEvent: oneOf<InvalidEventPolicy>(['skip', 'error-event', 'close']),
+  onSourceError: oneOf<SourceErrorPolicy>(['close', 'error-event']),
+  maxLastEventIdLength: integer(0, Number.MAX_SAFE_INTEGER)
+}
+
+const hubSpec: Spec<ResolvedHubOptions> = {
+  redis: redisUrl,
+  retain: integer(1, 2 ** 31 - 1),
+  maxAge: integer(1, Number.MAX_SAFE_INTEGER),
+  queueSize: integer(1, 2 ** 31 - 1),
+  onOverflow: oneOf<OverflowPolicy>(['close', 'drop-oldest']),
+  keyPrefix: string,
+  redisTimeout: integer(1, 2 ** 31 - 1)
+}
 
 /**
  * Merges `options` over `base`, checking each given value. `extraKeys` are keys the caller
  * handles itself (like `events` or `hub`); any other unknown key is a typo and fails.
  */
 export function resolveStreamOptions (base: ResolvedStreamOptions, options: object | undefined, extraKeys: readonly string[] = []): ResolvedStreamOptions {
+  return resolve(streamSpec, base, options, { extraKeys })
+}
+
+/** The `hub` plugin option, checked, over the defaults. */
+export function resolveHubOptions (options: HubOptions | undefined): ResolvedHubOptions {
+  return resolve(hubSpec, hubDefaults, options, { prefix: 'hub.', what: 'hub' })
+}
+
+/**
+ * The one resolver: each given key must be known to `spec`, and its value pass its check.
+ * `undefined` leaves the default, except for an unsettable option, where it means "none"
+ * (`retry: undefined` sends no `retry:` line even if the plugin's default has one).
+ */
+function resolve<T extends object> (spec: Spec<T>, base: T, options: object | undefined,
+  { extraKeys = [], prefix = '', what = 'options' }: { extraKeys?: readonly string[], prefix?: string, what?: string }): T {
   if (options === undefined) return base
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options)
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidOption(what, `an object of ${what === 'options' ? '' : what + ' '}options`, options)
+  }
   const resolved = { ...base }
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined && key !== 'retry') continue
-    if (!streamKeys.has(key)) {
-      if (extraKeys.includes(key)) continue
-      throw invalidOption(key, `one of the known options (${[...streamKeys, ...extraKeys].join(', ')})`, key)
+  const known = Object.keys(spec)
+  for (const [key, value] of Object.entries(options) as Array<[string, unknown]>) {
+    if (extraKeys.includes(key)) continue
+    const name = prefix + key
+    if (!Object.hasOwn(spec, key)) {
+      throw invalidOption(name, `one of the known ${prefix === '' ? '' : what + ' '}options (${[...known, ...extraKeys].join(', ')})`, key)
     }
-    switch (key) {
-      case 'heartbeatInterval':
-        resolved.heartbeatInterval = checkInteger(key, value, 0, 2 ** 31 - 1)
-        break
-      case 'retry':
-        resolved.retry = value === undefined ? undefined : checkInteger(key, value, 0, Number.MAX_SAFE_INTEGER)
-        break
-      case 'highWaterMark':
-        resolved.highWaterMark = checkInteger(key, value, 1, Number.MAX_SAFE_INTEGER)
-        break
-      case 'maxLastEventIdLength':
-        resolved.maxLastEventIdLength = checkInteger(key, value, 0, Number.MAX_SAFE_INTEGER)
-        break
-      case 'validate':
-        if (typeof value !== 'boolean') throw invalidOption(key, 'a boolean', value)
-        resolved.validate = value
-        break
-      case 'onInvalidEvent':
-        resolved.onInvalidEvent = checkOneOf(key, value, invalidEventPolicies)
-        break
-      case 'onSourceError':
-        resolved.onSourceError = checkOneOf(key, value, sourceErrorPolicies)
-        break
-    }
+    const check = spec[key as keyof T]
+    if (value === undefined && !(UNSETTABLE in check)) continue
+    resolved[key as keyof T] = value === undefined ? undefined as T[keyof T] : check(name, value)
   }
   return resolved
 }

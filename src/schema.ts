@@ -1,10 +1,10 @@
-// Compiles an event map once: a TypeBox validator and a serializer per schema. Checking is cheap;
-// the failing path is worked out only when a check fails.
+// Compiles an event map once: a validator and a serializer per schema. Checking is cheap; the
+// failing path is worked out only when a check fails.
 import type { TSchema } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { InvalidEventError, type SseError, unknownEvent } from './errors.js'
 import type { EventMap } from './events.js'
-import { compileSerializer, type Serializer } from './serialize.js'
+import { compileSerializer, type Serializer } from './serializer.js'
+import { validatorOf } from './validator.js'
 
 export interface CompiledEvent {
   /** True when `data` matches the schema. */
@@ -46,13 +46,13 @@ export function compileEventMap (map: EventMap): CompiledEventMap {
 export function compileEvent (schema: TSchema): CompiledEvent {
   let compiled = bySchema.get(schema)
   if (compiled === undefined) {
-    const validator = TypeCompiler.Compile(schema)
+    const validator = validatorOf(schema)
     const { serialize, multiline } = compileSerializer(schema)
     compiled = {
-      check: (data) => validator.Check(data),
+      check: validator.check,
       explain: (event, data) => {
-        const first = validator.Errors(data).First()
-        return new InvalidEventError(event, first?.path ?? '', first?.message ?? 'does not match the schema')
+        const { path, reason } = validator.explain(data)
+        return new InvalidEventError(event, path, reason)
       },
       serialize,
       multiline

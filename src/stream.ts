@@ -2,10 +2,10 @@
 // ends the stream. Disconnect, backpressure and heartbeat live here and nowhere else.
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { Connection } from './connection.js'
-import { encodeFrame, HEARTBEAT } from './encode.js'
+import { encodeFrame, HEARTBEAT } from './wire.js'
 import { invalidOption, invalidSource, replySent, type SseError } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
-import { createFrameEncoder, type FrameEncoder } from './frame.js'
+import { createEventEncoder, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
 
 /** The streams a plugin instance has open, so `fastify.close()` can end them. */
@@ -38,7 +38,7 @@ export async function startStream (
 ): Promise<void> {
   if (reply.sent || reply.raw.headersSent) throw replySent()
   if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
-  const encode = createFrameEncoder({ events, validate: options.validate })
+  const encode = createEventEncoder({ events, validate: options.validate })
   const conn = new Connection(request, reply, options.maxLastEventIdLength)
   const context: SseContext = {
     get signal () { return conn.signal },
@@ -88,7 +88,7 @@ export class SseStream {
     private readonly log: FastifyBaseLogger,
     private readonly conn: Connection,
     private readonly iterator: Iterator<unknown> | AsyncIterator<unknown>,
-    private readonly encode: FrameEncoder,
+    private readonly encode: EventEncoder,
     private readonly options: ResolvedStreamOptions,
     private readonly open: OpenStreams
   ) {

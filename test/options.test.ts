@@ -62,3 +62,14 @@ t.test('an `sse` route option that is neither true nor an object fails when the 
     message: /option "sse \(route GET \/s\)" must be true or an object of stream options, got "yes"/
   })
 })
+
+t.test('retry: undefined at the call sends no retry line, even with a plugin-wide retry', async t => {
+  const { port } = await startApp(t, app => {
+    app.get('/default', (_request, reply) => reply.sse([{ data: 'x' }]))
+    app.get('/none', (_request, reply) => reply.sse([{ data: 'x' }], { retry: undefined }))
+  }, { plugin: { retry: 1500 } })
+  const withDefault = await rawGet(port, '/default')
+  t.equal(await withDefault.waitFor(body => body.endsWith('data: x\n\n')), 'retry: 1500\n\ndata: x\n\n')
+  const without = await rawGet(port, '/none')
+  t.equal(await without.waitFor(body => body.endsWith('data: x\n\n')), 'data: x\n\n')
+})

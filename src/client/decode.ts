@@ -1,12 +1,8 @@
 // Turns a parsed frame into a typed event, mirroring the server's encoding: a schema of
 // `type: 'string'` means the data is the raw text, any other schema means JSON; without a map,
 // JSON when it parses, else the raw text. Checks are compiled once per schema.
-import type { TSchema } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { Errors } from '@sinclair/typebox/errors'
-// Named imports, not the `Value` namespace, so a bundle holds only the checker.
-import { Check } from '@sinclair/typebox/value'
 import type { EventMap } from '../events.js'
+import { isStringSchema, validatorOf } from '../validator.js'
 import { invalidEvent, serverError, type SseClientError, unknownEvent } from './errors.js'
 import type { UntypedClientEvent } from './types.js'
 
@@ -19,14 +15,6 @@ export interface Frame {
 
 /** Returns the event, or the error that keeps it from being yielded. */
 export type Decoder = (frame: Frame) => UntypedClientEvent | SseClientError
-
-interface Checker {
-  check (data: unknown): boolean
-  /** The first failing path and what was expected there; called only after a failed check. */
-  explain (data: unknown): { path: string, reason: string }
-}
-
-const bySchema = new WeakMap<TSchema, Checker>()
 
 export function createDecoder (events: EventMap | undefined, validate: boolean): Decoder {
   if (events === undefined) {
@@ -42,7 +30,7 @@ export function createDecoder (events: EventMap | undefined, validate: boolean):
       return event === 'error' ? serverError(frame.data) : unknownEvent(event, names, frame.data)
     }
     let data: unknown = frame.data
-    if (schema.type !== 'string') {
+    if (!isStringSchema(schema)) {
       try {
         data = JSON.parse(frame.data)
       } catch {
@@ -50,9 +38,9 @@ export function createDecoder (events: EventMap | undefined, validate: boolean):
       }
     }
     if (validate) {
-      const checker = checkerOf(schema)
-      if (!checker.check(data)) {
-        const { path, reason } = checker.explain(data)
+      const validator = validatorOf(schema)
+      if (!validator.check(data)) {
+        const { path, reason } = validator.explain(data)
         return invalidEvent(event, path, reason, frame.data)
       }
     }
@@ -66,34 +54,4 @@ function parseLoose (text: string): unknown {
   } catch {
     return text
   }
-}
-
-function checkerOf (schema: TSchema): Checker {
-  let checker = bySchema.get(schema)
-  if (checker === undefined) {
-    checker = compile(schema)
-    bySchema.set(schema, checker)
-  }
-  return checker
-}
-
-function compile (schema: TSchema): Checker {
-  try {
-    const validator = TypeCompiler.Compile(schema)
-    return {
-      check: (data) => validator.Check(data),
-      explain: (data) => first(validator.Errors(data).First())
-    }
-  } catch {
-    // The compiler builds a function from source text, which a page's Content-Security-Policy
-    // may forbid (no 'unsafe-eval'); the interpreter checks the same rules, more slowly.
-    return {
-      check: (data) => Check(schema, data),
-      explain: (data) => first(Errors(schema, data).First())
-    }
-  }
-}
-
-function first (error: { path: string, message: string } | undefined): { path: string, reason: string } {
-  return { path: error?.path ?? '', reason: error?.message ?? 'does not match the schema' }
 }

@@ -1,7 +1,7 @@
 // The one seam between topics and storage. A backend keeps each topic's log of encoded frames,
 // assigns ids, and feeds appended entries to live listeners; everything else (validation,
 // replay merging, per-subscriber queues) is shared code above it, so both backends behave the same.
-import { encodedFrame, type EncodedFrame } from '../encode.js'
+import { encodedFrame, type EncodedFrame } from '../wire.js'
 
 /** One stored event: its id and its whole wire frame, `id:` line included. */
 export interface Entry {

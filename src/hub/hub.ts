@@ -5,7 +5,7 @@ import { hubClosed, invalidOption, missingRedisClient } from '../errors.js'
 import type { EventMap } from '../events.js'
 import type { HubBackend } from './backend.js'
 import { MemoryBackend } from './memory.js'
-import { resolveHubOptions, type HubOptions } from './options.js'
+import { resolveHubOptions, type HubOptions } from '../options.js'
 import type { Subscriber } from './subscriber.js'
 import { Topic, type SseTopic, type TopicContext, type TopicOptions } from './topic.js'
 

@@ -2,10 +2,10 @@
 // the live feed first and then replays from Last-Event-ID, so nothing published meanwhile is
 // missed; ids at or below what the client already has are skipped, so nothing comes twice.
 import type { FastifyBaseLogger } from 'fastify'
-import { encodedFrame, encodeFrame, type EncodedFrame } from '../encode.js'
+import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
 import { SseError } from '../errors.js'
 import { compareIds, type Entry, type Follow, type HubBackend } from './backend.js'
-import type { OverflowPolicy } from './options.js'
+import type { OverflowPolicy } from '../options.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
 
 export interface SubscriberOptions {

@@ -3,9 +3,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { invalidOption, invalidPublish } from '../errors.js'
 import type { ControlFrame, EventMap, MapEvent, SseContext, UntypedEvent } from '../events.js'
-import { createFrameEncoder, type FrameEncoder } from '../frame.js'
+import { createEventEncoder, type EventEncoder } from '../encoder.js'
 import type { HubBackend } from './backend.js'
-import type { ResolvedHubOptions } from './options.js'
+import type { ResolvedHubOptions } from '../options.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './reset.js'
 import { Subscriber } from './subscriber.js'
 
@@ -54,7 +54,7 @@ export interface TopicContext {
 }
 
 export class Topic<M extends EventMap> implements SseTopic<M> {
-  private readonly encode: FrameEncoder
+  private readonly encode: EventEncoder
 
   constructor (readonly name: string, events: M | undefined, private readonly hub: TopicContext) {
     if (typeof name !== 'string' || name === '') throw invalidOption('topic name', 'a non-empty string', name)
@@ -64,7 +64,7 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
         throw invalidOption(`events.${HUB_RESET_EVENT} (topic "${name}")`, 'left out or HubResetSchema: the hub sends that event itself', 'another schema')
       }
     }
-    this.encode = createFrameEncoder({ events, validate: true })
+    this.encode = createEventEncoder({ events, validate: true })
   }
 
   async publish (event: PublishEvent<M>): Promise<string> {

@@ -1,5 +1,6 @@
-// WHATWG `text/event-stream` frames. Pure string work: knows nothing of Fastify or TypeBox, so
-// it can be tested byte for byte and lets the hub encode a published event once for everyone.
+// The WHATWG `text/event-stream` wire format: one frame as text, and the checks that keep a value
+// from breaking the framing. Pure string work: knows nothing of Fastify or TypeBox, so it can be
+// tested byte for byte and lets the hub encode a published event once for every subscriber.
 import { invalidField, type SseError } from './errors.js'
 import type { ControlFrame } from './events.js'
 

@@ -1,6 +1,7 @@
 // Turns a payload into the text of its `data:` lines, with a serializer compiled once per schema.
 import type { TSchema } from '@sinclair/typebox'
 import fastJson from 'fast-json-stringify'
+import { isStringSchema } from './validator.js'
 
 export interface Serializer {
   /** The payload as text. */
@@ -14,14 +15,6 @@ export interface CompiledSerializer {
    * JSON never does (line breaks are escaped inside its strings); raw strings may.
    */
   multiline: boolean
-}
-
-/**
- * A schema whose values are strings only is sent raw, so token streams read `data: Hello`
- * rather than `data: "Hello"`; the typed client decodes by the same rule.
- */
-export function isStringSchema (schema: TSchema): boolean {
-  return schema.type === 'string'
 }
 
 /** Events with no schema: strings raw, everything else `JSON.stringify`. */

@@ -1,22 +1,22 @@
-// One yielded event to wire text: name known, fields safe, data valid, then serialize and encode.
-// Errors are returned, not thrown: the stream decides what an invalid event does to it.
-import { checkFields, ENCODED, encodeFrame, idText, type EncodedFrame } from './encode.js'
+// One yielded event to wire text: the name known, the fields safe, the data valid, then serialized
+// and framed. Errors are returned, not thrown: the stream decides what an invalid event does to it.
+import { checkFields, ENCODED, encodeFrame, idText, type EncodedFrame } from './wire.js'
 import { notAnEvent, type SseError, unserializable } from './errors.js'
 import type { EventMap, UntypedEvent } from './events.js'
 import { compileEventMap } from './schema.js'
-import { untypedText } from './serialize.js'
+import { untypedText } from './serializer.js'
 
 /** Returns the frame's text, or the error that keeps it off the wire. */
-export type FrameEncoder = (event: UntypedEvent) => string | SseError
+export type EventEncoder = (event: UntypedEvent) => string | SseError
 
-export interface FrameEncoderOptions {
+export interface EventEncoderOptions {
   /** The schemas; without a map, data is sent unchecked (strings raw, the rest as JSON). */
   events?: EventMap | undefined
   /** `false` skips the schema check but keeps the compiled serializers. */
   validate: boolean
 }
 
-export function createFrameEncoder ({ events, validate }: FrameEncoderOptions): FrameEncoder {
+export function createEventEncoder ({ events, validate }: EventEncoderOptions): EventEncoder {
   const compiled = events === undefined ? undefined : compileEventMap(events)
   return function encode (value) {
     if (typeof value !== 'object' || value === null) return notAnEvent(value)

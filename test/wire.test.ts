@@ -3,7 +3,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
-import { checkFields, encodeFrame } from '../src/encode.js'
+import { checkFields, encodeFrame } from '../src/wire.js'
 
 function parse (text: string): EventSourceMessage[] {
   const events: EventSourceMessage[] = []
