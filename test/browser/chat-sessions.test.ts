@@ -3,6 +3,7 @@
 // the limit, minting sessions to get round it, using a session after it has ended. What people see
 // is checked in a real browser; what a script sends, over plain HTTP.
 import t from 'tap'
+import { screenshot } from '../helpers/browser.js'
 import { setupChat } from '../helpers/chat.js'
 
 t.test('the author is the session\'s: a post without a session is refused, and an author named in the body is ignored', async t => {
@@ -63,6 +64,7 @@ t.test('posting faster than the limit gets 429 with Retry-After, per person; sig
   const retryAfter = Number(over.headers.get('retry-after'))
   t.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 60, `Retry-After says when to try again, within the window (${retryAfter} s)`)
   t.equal(await ann.inputValue('#text'), 'ann 4', 'the refused message stays in ann\'s input, to send later')
+  await screenshot(ann, 'chat-rate-limited')
 
   // Bob has his own allowance, though both come from the same address.
   await say(bob, 'bob 1')
@@ -109,6 +111,7 @@ t.test('a session ends after its idle timeout or its lifetime; an open tab renew
   t.ok(Date.now() >= signedInAt + lifetime, 'not before the end of its lifetime')
   t.equal((await post(annCookie, { text: 'with my old cookie' })).status, 401, 'the server refuses the old cookie, even sent by a script that kept it')
   t.equal(await ann.locator('#room').isHidden(), true, 'the room is hidden until she signs in again')
+  await screenshot(ann, 'chat-session-ended')
   await signIn(ann, 'ann')
   await connected(ann)
   await shows(ann, ['annstill here'], 'signed in again, she has the room\'s history')
