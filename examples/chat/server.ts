@@ -10,7 +10,7 @@
 // With REDIS_URL set, the room and the rate limits live in Redis, and several instances of this
 // server (PORT=3001, 3002…) share them; give them the same SESSION_KEY (32 random bytes, base64:
 // `openssl rand -base64 32`) so that a session from one is good on all.
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import { Type, type Static } from '@sinclair/typebox'
 import { readFile } from 'node:fs/promises'
@@ -90,7 +90,7 @@ export async function buildChat ({
   await app.register(sessions.plugin)
   // Limits only the routes that ask (`config.rateLimit`). With Redis, the counts are shared by all
   // instances; in memory they are per process, in an LRU cache of bounded size.
-  const limits = redis === undefined ? undefined : await connectRedis(redis)
+  const limits = redis === undefined ? undefined : await connectRedis(redis, app.log)
   if (limits !== undefined) app.addHook('onClose', async () => { await limits.quit() })
   await app.register(rateLimit, { global: false, ...(limits === undefined ? {} : { redis: limits }) })
   const room = app.sse.topic('chat:lobby', { events })
@@ -174,10 +174,13 @@ function endAt<T> (source: (context: SseContext) => Promise<AsyncIterable<T>>, d
 }
 
 /** The rate limiter's Redis connection: a request fails fast while Redis is away, rather than wait. */
-async function connectRedis (url: string) {
+async function connectRedis (url: string, log: FastifyBaseLogger) {
   // Imported only when asked for, like the hub does: ioredis is needed only with REDIS_URL.
   const { Redis } = await import('ioredis')
-  return new Redis(url, { connectTimeout: 500, maxRetriesPerRequest: 1 })
+  const client = new Redis(url, { connectTimeout: 500, maxRetriesPerRequest: 1 })
+  // Without a listener, ioredis prints every failed reconnect as an unhandled error.
+  client.on('error', (err) => log.warn({ err }, 'rate limit: Redis unreachable (posts fail until it is back)'))
+  return client
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
