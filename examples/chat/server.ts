@@ -153,23 +153,29 @@ function publicUser ({ id, name, expiresAt }: { id: string, name: string, expire
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 
 /**
- * A topic's source that ends at `deadline` (ms since the epoch). Waiting for the next event and
- * the deadline at once, it ends on time even in a quiet room; leaving, it ends the subscription.
+ * A topic's source that ends at `deadline` (ms since the epoch). The subscription is made first,
+ * as the topic's own source does, so the room is followed before the response starts.
  */
 function endAt<T> (source: (context: SseContext) => Promise<AsyncIterable<T>>, deadline: number) {
-  return async function * (context: SseContext): AsyncGenerator<T> {
-    const iterator = (await source(context))[Symbol.asyncIterator]()
-    // The stream's signal aborts when the client leaves or the server closes: the wait ends too.
-    const timeUp = sleep(Math.max(0, deadline - Date.now()), DONE, { signal: context.signal }).catch(() => DONE)
-    try {
-      for (;;) {
-        const next = await Promise.race([iterator.next(), timeUp])
-        if (next.done === true) return
-        yield next.value
-      }
-    } finally {
-      await iterator.return?.()
+  return async (context: SseContext) => until(await source(context), deadline, context.signal)
+}
+
+/**
+ * Yields from `frames` until `deadline`. It waits for the next frame and the deadline at once,
+ * so it ends on time even in a quiet room; ending, it ends the subscription (return()).
+ */
+async function * until<T> (frames: AsyncIterable<T>, deadline: number, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = frames[Symbol.asyncIterator]()
+  // The stream's signal aborts when the client leaves or the server closes: the wait ends too.
+  const timeUp = sleep(Math.max(0, deadline - Date.now()), DONE, { signal }).catch(() => DONE)
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), timeUp])
+      if (next.done === true) return
+      yield next.value
     }
+  } finally {
+    await iterator.return?.()
   }
 }
 
