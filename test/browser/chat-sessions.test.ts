@@ -82,14 +82,17 @@ t.test('posting faster than the limit gets 429 with Retry-After, per person; sig
 })
 
 t.test('a session ends after its idle timeout or its lifetime; an open tab renews it, and is told when it has ended', async t => {
-  const idleTimeout = 4000
-  const lifetime = 12_000
+  // The stream is renewed every idleTimeout / 2; the other half is the margin for the browser's
+  // reconnect, generous so that a slow machine does not fail the test.
+  const idleTimeout = 6000
+  const lifetime = 15_000
   const { url, requests, person, open, signIn, connected, say, shows, cookieOf, post, signInRaw } = await setupChat(t, {
     retry: 200, sessions: { idleTimeout, lifetime }
   })
   const annContext = await person()
-  const ann = await open(annContext, 'ann')
+  // Taken before she signs in: her session ends no sooner than this plus its lifetime.
   const signedInAt = Date.now()
+  const ann = await open(annContext, 'ann')
   const annCookie = await cookieOf(annContext)
   const idle = await signInRaw('cy')
   const connects = requests.length
