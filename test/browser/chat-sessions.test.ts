@@ -41,6 +41,14 @@ t.test('the author is the session\'s: a post without a session is refused, and a
   const spoof = await fetch(`${url}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '\u202Enna' }) })
   t.equal(spoof.status, 400, 'a name with a right-to-left override (shown as "ann") is refused')
   t.same(await bob.locator('#messages li').allTextContents(), ['annI am bob', `ann${longest}`], 'nothing else reached the room')
+
+  // Signing out drops the cookie from her browser, and the page no longer streams.
+  await ann.click('text=Sign out')
+  await ann.locator('#signin-note', { hasText: 'Signed out.' }).waitFor({ timeout: 10_000 })
+  t.equal((await annContext.cookies(url)).find(cookie => cookie.name === 'session'), undefined, 'signed out, the browser holds no session cookie')
+  await ann.reload()
+  await ann.locator('#signin').waitFor({ timeout: 10_000 })
+  t.equal(await ann.locator('#room').isHidden(), true, 'and a reload shows the sign-in form, not the room')
 })
 
 t.test('posting faster than the limit gets 429 with Retry-After, per person; signing in is limited per address', async t => {
