@@ -1,5 +1,6 @@
 // A real redis-server per test file, on a free port, that tests can stop and start again to
-// see what the hub does while Redis is away. No persistence: a restart comes back empty.
+// see what the hub does while Redis is away, or freeze (SIGSTOP) to see what it does while Redis
+// holds its connections open and answers nothing. No persistence: a restart comes back empty.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 
@@ -11,6 +12,13 @@ export interface RedisServer {
   stop (): Promise<void>
   /** Starts it again on the same port; resolves once it accepts connections. */
   start (): Promise<void>
+  /**
+   * Freezes the server (SIGSTOP): its sockets stay open and the kernel still takes what clients
+   * send, but nothing is run or answered, as with a Redis stuck in a long fork or swap.
+   */
+  pause (): void
+  /** Lets a paused server run again (SIGCONT): it then runs, in order, what it was sent. */
+  resume (): void
 }
 
 interface Teardown { after (fn: () => unknown): void }
@@ -37,6 +45,12 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
       await Promise.race([waitForPort(port), failed])
       child.removeAllListeners('exit')
     },
+    pause () {
+      signal('SIGSTOP')
+    },
+    resume () {
+      signal('SIGCONT')
+    },
     async stop () {
       const running = child
       child = undefined
@@ -46,6 +60,11 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
       await exited
     }
   }
+  const signal = (name: NodeJS.Signals): void => {
+    if (child === undefined || child.exitCode !== null || child.pid === undefined) throw new Error(`redis-server is not running (${name})`)
+    process.kill(child.pid, name)
+  }
+  // SIGKILL also ends a paused server, so a failed test never leaves one frozen behind.
   const kill = (): void => { child?.kill('SIGKILL') }
   process.once('exit', kill)
   await server.start()
