@@ -11,6 +11,7 @@ export type SseErrorCode =
   | 'FST_SSE_SOURCE_FAILED'
   | 'FST_SSE_UNSERIALIZABLE'
   | 'FST_SSE_HUB_UNAVAILABLE'
+  | 'FST_SSE_HUB_OUTCOME_UNKNOWN'
   | 'FST_SSE_HUB_CLOSED'
 
 export class SseError extends Error {
@@ -91,11 +92,34 @@ export function notAnEvent (got: unknown): SseError {
     `fastify-typed-sse: a source must yield objects like { event?, data, id?, retry?, comment? }, got ${describe(got)}`)
 }
 
-/** The hub's store (Redis) cannot be reached: the event was not stored, nothing was sent. */
+/**
+ * The hub's store (Redis) could not take the command: it was never sent (Redis is away) or Redis
+ * refused it. Nothing was changed: a publish stored and sent nothing, so a retry is safe.
+ */
 export function hubUnavailable (what: string, cause: unknown): SseError {
   const reason = cause instanceof Error ? cause.message : String(cause)
   return new SseError('FST_SSE_HUB_UNAVAILABLE',
-    `fastify-typed-sse: ${what}: Redis is unreachable (${reason}); retry once it is back`, { cause, statusCode: 503 })
+    `fastify-typed-sse: ${what}: Redis is unavailable (${reason}); nothing was stored or changed, so it is safe to retry once Redis is back`,
+    { cause, statusCode: 503 })
+}
+
+/**
+ * A command reached Redis (or was on its way) and no answer came: a timeout (`redisTimeout`) or
+ * a connection lost after sending. Redis may still run it, so a publish may be stored and sent.
+ * 504: like a gateway whose upstream did not answer in time, the outcome is unknown.
+ * `retry` says what a retry does: `keyed` (a publish with an idempotency key), `unkeyed`, or
+ * `idempotent` (a command that is safe to repeat).
+ */
+export function hubOutcomeUnknown (what: string, cause: unknown, retry: 'keyed' | 'unkeyed' | 'idempotent'): SseError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  const advice = {
+    keyed: 'Retry with the same idempotencyKey: the event is stored once, and the retry resolves with its id.',
+    unkeyed: 'A retry may store it twice: publish with an idempotencyKey to retry safely.',
+    idempotent: 'Doing it again is safe.'
+  }[retry]
+  return new SseError('FST_SSE_HUB_OUTCOME_UNKNOWN',
+    `fastify-typed-sse: ${what}: Redis did not answer (${reason}) after the command was sent: it may have taken effect, or Redis may still run it. ${advice}`,
+    { cause, statusCode: 504 })
 }
 
 /** The hub was used after `fastify.close()`. */

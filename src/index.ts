@@ -61,7 +61,7 @@ export { InvalidEventError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './wire.js'
 export type { SseHub } from './hub/hub.js'
 export type { HubOptions, OverflowPolicy } from './options.js'
-export type { PublishEvent, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
+export type { PublishEvent, PublishOptions, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
 export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
 export { sseResponseSchema, type SseResponseSchema, type SseResponseSchemaOptions } from './openapi.js'
 

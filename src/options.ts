@@ -118,10 +118,18 @@ export interface HubOptions {
    */
   keyPrefix?: string
   /**
-   * Milliseconds a Redis command may take before `publish` rejects.
+   * Milliseconds a Redis command may take before `publish` rejects. A publish that times out
+   * rejects with `FST_SSE_HUB_OUTCOME_UNKNOWN`: Redis may still store it.
    * @defaultValue 5000
    */
   redisTimeout?: number
+  /**
+   * Milliseconds a publish's `idempotencyKey` is remembered, counted from the publish that
+   * stored the event: a publish with the same key on the same topic within it stores nothing
+   * and resolves with the first id. Make it longer than your longest retry.
+   * @defaultValue 120_000 (two minutes, like NATS JetStream's duplicate window)
+   */
+  idempotencyWindow?: number
 }
 
 export interface ResolvedHubOptions {
@@ -132,6 +140,7 @@ export interface ResolvedHubOptions {
   onOverflow: OverflowPolicy
   keyPrefix: string
   redisTimeout: number
+  idempotencyWindow: number
 }
 
 export const hubDefaults: ResolvedHubOptions = {
@@ -141,7 +150,8 @@ export const hubDefaults: ResolvedHubOptions = {
   queueSize: 1000,
   onOverflow: 'close',
   keyPrefix: 'sse:',
-  redisTimeout: 5000
+  redisTimeout: 5000,
+  idempotencyWindow: 120_000
 }
 
 /** Checks one option's value and returns it, or throws an error naming the option. */
@@ -186,7 +196,8 @@ const hubSpec: Spec<ResolvedHubOptions> = {
   queueSize: integer(1, 2 ** 31 - 1),
   onOverflow: oneOf<OverflowPolicy>(['close', 'drop-oldest']),
   keyPrefix: string,
-  redisTimeout: integer(1, 2 ** 31 - 1)
+  redisTimeout: integer(1, 2 ** 31 - 1),
+  idempotencyWindow: integer(1, Number.MAX_SAFE_INTEGER)
 }
 
 /**

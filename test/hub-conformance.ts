@@ -48,6 +48,8 @@ async function publishMany (room: Room, count: number, from = 0, size = 0): Prom
   return ids
 }
 
+const message = (text: string): { data: { from: string, text: string } } => ({ data: { from: 'ann', text } })
+
 /** The ids of the events received so far (id-only frames dispatch nothing and are not listed). */
 function ids (response: RawResponse): string[] {
   return response.events.map(event => event.id ?? '')
@@ -93,6 +95,54 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     t.teardown(() => replay.close())
     await replay.waitFor(body => body.includes('"after"'))
     t.same(ids(replay), [after], 'nothing invalid was stored between the two')
+  })
+
+  t.test('a publish repeated with its idempotencyKey is stored once and resolves with the first id', async t => {
+    const { app, room, port } = await startRoom(t, backend.hub())
+    const live = await rawGet(port, '/rooms/42/events')
+    t.teardown(() => live.close())
+    const first = await room.publish(message('a'), { idempotencyKey: 'k1' })
+    t.equal(await room.publish(message('a'), { idempotencyKey: 'k1' }), first, 'a retry resolves with the first id')
+    // Retries racing each other: one is stored, and every one resolves with its id.
+    const raced = await Promise.all(Array.from({ length: 5 }, async () => await room.publish(message('b'), { idempotencyKey: 'k2' })))
+    t.equal(new Set(raced).size, 1, `one id for five racing publishes: ${raced.join(' ')}`)
+    // Without a key every publish is stored; a key belongs to its topic.
+    const plain = await room.publish(message('a'))
+    const elsewhere = await app.sse.topic('room:43', { events }).publish(message('a'), { idempotencyKey: 'k1' })
+    t.not(elsewhere, first, 'the same key on another topic is another event')
+    const last = await room.publish(message('c'))
+    await live.waitFor(() => live.events.at(-1)?.id === last, 'the last event')
+    t.same(ids(live), [first, raced[0], plain, last], 'subscribers saw each event once')
+    t.same(live.events.map(event => JSON.parse(event.data).text), ['a', 'b', 'a', 'c'])
+  })
+
+  t.test('an idempotencyKey is forgotten once idempotencyWindow has passed', async t => {
+    const { room } = await startRoom(t, backend.hub({ idempotencyWindow: 100 }))
+    const first = await room.publish(message('a'), { idempotencyKey: 'k' })
+    await new Promise(resolve => setTimeout(resolve, 250))
+    const again = await room.publish(message('a'), { idempotencyKey: 'k' })
+    t.ok(compare(first, again) < 0, `stored anew: ${first} then ${again}`)
+  })
+
+  t.test('publish options are checked at the call; nothing is stored', async t => {
+    const { room, port } = await startRoom(t, backend.hub())
+    const live = await rawGet(port, '/rooms/42/events')
+    t.teardown(() => live.close())
+    const where = /\(publish to topic "room:42"\)/.source
+    const cases: Array<[unknown, RegExp]> = [
+      [{ idempotencyKey: '' }, new RegExp(`option "idempotencyKey ${where}" must be a non-empty string of at most 256 characters, got ""`)],
+      [{ idempotencyKey: 'x'.repeat(257) }, /must be a non-empty string of at most 256 characters/],
+      [{ idempotencyKey: 17 }, /got 17/],
+      [{ idempotencykey: 'a' }, new RegExp(`option "idempotencykey ${where}" must be a known publish option \\(idempotencyKey\\)`)],
+      ['key', new RegExp(`option "options ${where}" must be an object`)]
+    ]
+    for (const [options, message] of cases) {
+      // @ts-expect-error deliberately wrong options
+      await t.rejects(room.publish({ data: { from: 'ann', text: 'x' } }, options), { code: 'FST_SSE_INVALID_OPTION', message })
+    }
+    const valid = await room.publish({ data: { from: 'ann', text: 'valid' } }, { idempotencyKey: 'x'.repeat(256) })
+    await live.waitFor(() => live.events.length === 1, 'the valid event')
+    t.same(ids(live), [valid], 'only the valid publish was stored')
   })
 
   t.test('a subscriber with Last-Event-ID gets exactly the missed events, in order, then live ones', async t => {
@@ -296,6 +346,7 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
   t.test('topics are checked when created', async t => {
     const { app } = await startRoom(t, backend.hub())
     t.throws(() => app.sse.topic(''), { code: 'FST_SSE_INVALID_OPTION' })
+    t.throws(() => app.sse.topic('a\0b'), { code: 'FST_SSE_INVALID_OPTION', message: /topic name" must be a non-empty string without NUL/ })
     t.throws(() => app.sse.topic('t', { events: { reset: Type.String() } }), { code: 'FST_SSE_INVALID_OPTION', message: /events\.reset/ })
     t.doesNotThrow(() => app.sse.topic('t', { events: { ...events, reset: HubResetSchema } }), 'the reset schema itself may be listed for clients')
     const untyped = app.sse.topic('free')

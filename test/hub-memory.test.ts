@@ -22,6 +22,7 @@ t.test('hub options are checked at register, naming the option', async t => {
     [{ retain: 0 }, /option "hub\.retain" must be an integer from 1/],
     [{ queueSize: 1.5 }, /option "hub\.queueSize" must be an integer/],
     [{ maxAge: -1 }, /option "hub\.maxAge"/],
+    [{ idempotencyWindow: 0 }, /option "hub\.idempotencyWindow" must be an integer from 1/],
     [{ onOverflow: 'block' }, /option "hub\.onOverflow" must be one of "close", "drop-oldest", got "block"/],
     [{ redis: 'localhost:6379' }, /option "hub\.redis" must be a Redis URL/],
     [{ retian: 5 }, /option "hub\.retian" must be one of the known hub options/],

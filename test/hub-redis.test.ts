@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline'
 import ssePlugin from '../src/index.js'
 import { hubConformance } from './hub-conformance.js'
 import { rawGet, type RawResponse } from './helpers/raw.js'
-import { startRedis, type RedisServer } from './helpers/redis.js'
-import { startApp } from './helpers/server.js'
+import { startRedis, startRedisProxy, type RedisServer } from './helpers/redis.js'
+import { startApp, until } from './helpers/server.js'
 
 let redis: RedisServer
 let tests = 0
@@ -29,6 +29,20 @@ const events = { message: Type.Object({ from: Type.String(), text: Type.String()
 function texts (response: RawResponse): string[] {
   return response.events.map(event => JSON.parse(event.data).text)
 }
+
+/** The texts of the events Redis holds in a stream, oldest first. */
+async function stored (key: string): Promise<string[]> {
+  const admin = new Redis(redis.url)
+  try {
+    const rows = await admin.xrange(key, '-', '+')
+    return rows.map(([, fields]) => /"text":"([^"]*)"/.exec(fields[1] ?? '')?.[1] ?? '?')
+  } finally {
+    admin.disconnect()
+  }
+}
+
+const message = (text: string): { data: { from: string, text: string } } => ({ data: { from: 'x', text } })
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** Connections this library holds open on the test's Redis, by name. */
 async function hubConnections (): Promise<string[]> {
@@ -100,7 +114,9 @@ function redisOnly (t: Test): void {
     await early.waitFor(() => early.events.length === 1, 'the first event')
 
     await redis.stop()
-    await t.rejects(room.publish({ data: { from: 'x', text: 'lost' } }), { code: 'FST_SSE_HUB_UNAVAILABLE', statusCode: 503, message: /Redis is unreachable/ })
+    // Once the hub has seen the connection close, a publish is not even sent: nothing is stored.
+    await until(() => logs.some(line => /lost Redis/.test(line.msg)), 'the hub to notice')
+    await t.rejects(room.publish({ data: { from: 'x', text: 'lost' } }), { code: 'FST_SSE_HUB_UNAVAILABLE', statusCode: 503, message: /nothing was stored/ })
     // A client arriving during the outage still gets its stream (an HTTP error would make a
     // browser's EventSource give up for good).
     const during = await rawGet(port, '/room')
@@ -157,7 +173,135 @@ function redisOnly (t: Test): void {
     t.teardown(() => stale.close())
     await stale.waitFor(() => stale.events.length === 1, 'the reset')
     t.same(stale.events[0], { event: 'reset', id: after, data: JSON.stringify({ reason: 'expired', lastEventId: before }) })
-    t.ok(logs.some(line => /lost Redis/.test(line.msg)), 'the outage was logged')
+  })
+
+  t.test('a publish Redis took but did not answer (frozen) rejects as "outcome unknown", and Redis still runs it', async t => {
+    const { app, port } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: hub({ redisTimeout: 300 }) } })
+    const room = app.sse.topic('room', { events })
+    const client = await rawGet(port, '/room')
+    t.teardown(() => client.close())
+    await room.publish({ data: { from: 'x', text: 'before' } })
+    await client.waitFor(() => client.events.length === 1, 'the first event')
+
+    redis.pause()
+    t.teardown(() => redis.resume())
+    const sent = room.publish({ data: { from: 'x', text: 'sent' } })
+    await t.rejects(sent, {
+      code: 'FST_SSE_HUB_OUTCOME_UNKNOWN',
+      statusCode: 504,
+      message: /publishing to topic "room": Redis did not answer .*may have taken effect.*publish with an idempotencyKey/
+    })
+    redis.resume()
+    // Redis runs what it was sent once it is running again: the event reaches the subscriber.
+    await client.waitFor(() => client.events.length === 2, 'the event whose publish rejected')
+    t.same(texts(client), ['before', 'sent'])
+  })
+
+  t.test('retries of a publish Redis did not answer, with its idempotencyKey, store it once and resolve with its id', async t => {
+    const options = hub({ redisTimeout: 300 })
+    const { app, port } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: options } })
+    const room = app.sse.topic('room', { events })
+    const client = await rawGet(port, '/room')
+    t.teardown(() => client.close())
+    await room.publish(message('before'))
+    await client.waitFor(() => client.events.length === 1, 'the first event')
+
+    redis.pause()
+    t.teardown(() => redis.resume())
+    const idempotencyKey = 'order-17:shipped'
+    await t.rejects(room.publish(message('shipped'), { idempotencyKey }), {
+      code: 'FST_SSE_HUB_OUTCOME_UNKNOWN', message: /Retry with the same idempotencyKey/
+    })
+    // A retry while Redis is still frozen queues behind the first attempt and is not answered
+    // either: unknown again, never "not stored".
+    await t.rejects(room.publish(message('shipped'), { idempotencyKey }), { code: 'FST_SSE_HUB_OUTCOME_UNKNOWN' })
+    redis.resume()
+    const id = await room.publish(message('shipped'), { idempotencyKey })
+    t.equal(await room.publish(message('shipped'), { idempotencyKey }), id, 'every later retry resolves with the same id')
+    const after = await room.publish(message('after'))
+    await client.waitFor(() => client.events.at(-1)?.id === after, 'the event after')
+    t.same(texts(client), ['before', 'shipped', 'after'], 'subscribers saw it once')
+    t.equal(client.events[1]?.id, id, 'with the id the retries resolved with')
+    t.same(await stored(options.keyPrefix + 'room'), ['before', 'shipped', 'after'], 'Redis holds it once')
+  })
+
+  t.test('a publish whose connection drops after sending is "outcome unknown"; Redis ran it, and the retry with its key resolves with its id', async t => {
+    const proxy = await startRedisProxy(t, redis)
+    const options = hub({ redis: proxy.url, redisTimeout: 5000 })
+    const { app, port } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: options } })
+    const room = app.sse.topic('room', { events })
+    const client = await rawGet(port, '/room')
+    t.teardown(() => client.close())
+    // The first publish also leaves the script in Redis's cache, so the next one is one EVALSHA.
+    await room.publish(message('before'))
+    await client.waitFor(() => client.events.length === 1, 'the first event')
+
+    const cut = proxy.cutAfter('EVALSHA')
+    const idempotencyKey = 'cut-1'
+    await t.rejects(room.publish(message('cut'), { idempotencyKey }), { code: 'FST_SSE_HUB_OUTCOME_UNKNOWN', statusCode: 504 })
+    await cut
+    // The reader's connection was not cut: the event Redis stored reaches the subscriber.
+    await client.waitFor(() => client.events.length === 2, 'the event whose publish was cut')
+    // The command connection reconnects by itself; until then a retry is refused unsent.
+    let id: string | undefined
+    for (let attempt = 0; id === undefined && attempt < 200; attempt++) {
+      id = await room.publish(message('cut'), { idempotencyKey }).catch(async (err: { code?: string }) => {
+        if (err.code !== 'FST_SSE_HUB_UNAVAILABLE') throw err
+        await sleep(20)
+        return undefined
+      })
+    }
+    t.equal(id, client.events[1]?.id, 'the retry resolves with the id of the event Redis ran')
+    const after = await room.publish(message('after'))
+    await client.waitFor(() => client.events.at(-1)?.id === after, 'the event after')
+    t.same(texts(client), ['before', 'cut', 'after'])
+    t.same(await stored(options.keyPrefix + 'room'), ['before', 'cut', 'after'])
+  })
+
+  t.test('a publish while Redis is down is "not stored"; the retry with its key, once Redis is back, stores it once', async t => {
+    const options = hub({ redisTimeout: 1000 })
+    const { app, logs } = await startApp(t, () => {}, { plugin: { hub: options } })
+    const room = app.sse.topic('room', { events })
+    await redis.stop()
+    await until(() => logs.some(line => /lost Redis/.test(line.msg)), 'the hub to notice')
+    const idempotencyKey = 'down-1'
+    await t.rejects(room.publish(message('down'), { idempotencyKey }), {
+      code: 'FST_SSE_HUB_UNAVAILABLE', statusCode: 503, message: /publishing to topic "room": Redis is unavailable .*nothing was stored/
+    })
+    await redis.start()
+    let id: string | undefined
+    for (let attempt = 0; id === undefined && attempt < 200; attempt++) {
+      id = await room.publish(message('down'), { idempotencyKey }).catch(async (err: { code?: string }) => {
+        if (err.code !== 'FST_SSE_HUB_UNAVAILABLE') throw err
+        await sleep(20)
+        return undefined
+      })
+    }
+    t.match(id, /^\d+-\d+$/)
+    t.equal(await room.publish(message('down'), { idempotencyKey }), id)
+    t.same(await stored(options.keyPrefix + 'room'), ['down'], 'stored once, by the retry')
+  })
+
+  t.test('publish works when Redis has lost its script cache (EVALSHA answered NOSCRIPT, then EVAL)', async t => {
+    const options = hub()
+    const { app } = await startApp(t, () => {}, { plugin: { hub: options } })
+    const room = app.sse.topic('room', { events })
+    const first = await room.publish(message('one'), { idempotencyKey: 'a' })
+    const admin = new Redis(redis.url)
+    t.teardown(() => admin.disconnect())
+    await admin.script('FLUSH')
+    t.equal(await room.publish(message('one'), { idempotencyKey: 'a' }), first, 'the key is still known after the flush')
+    await room.publish(message('two'))
+    t.same(await stored(options.keyPrefix + 'room'), ['one', 'two'])
   })
 
   t.test('register fails with a clear error when Redis cannot be reached', async t => {

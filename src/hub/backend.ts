@@ -30,12 +30,23 @@ export interface Follow {
   stop (): void
 }
 
+export interface AppendOptions {
+  /**
+   * Stores the event at most once per key and topic within the backend's idempotency window: an
+   * append whose key was already stored stores nothing and resolves with the first id. The check
+   * and the append are one atomic step, so two racing appends with one key store one event.
+   */
+  idempotencyKey?: string | undefined
+}
+
 export interface HubBackend {
   /**
    * Stores `frame` (an encoded frame without its id and without the blank line that ends it)
    * at the end of `topic`'s log. Resolves with the assigned id once the event is stored.
+   * Rejects with `FST_SSE_HUB_UNAVAILABLE` when nothing was stored, and with
+   * `FST_SSE_HUB_OUTCOME_UNKNOWN` when the store may have it (it was sent, no answer came).
    */
-  append (topic: string, frame: string): Promise<string>
+  append (topic: string, frame: string, options?: AppendOptions): Promise<string>
   /** Up to `limit` retained entries after `after`, oldest first. */
   read (topic: string, after: string, limit: number): Promise<ReadResult>
   /** Feeds every entry appended after the returned head to `listener`. */

@@ -29,14 +29,19 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
   const resolved = resolveHubOptions(options)
   let backend: HubBackend
   if (resolved.redis === undefined) {
-    backend = new MemoryBackend({ retain: resolved.retain, maxAge: resolved.maxAge })
+    backend = new MemoryBackend({ retain: resolved.retain, maxAge: resolved.maxAge, idempotencyWindow: resolved.idempotencyWindow })
   } else {
     // Loaded only when asked for, so ioredis is needed only by apps that use Redis.
     const { RedisBackend } = await import('./redis.js').catch((err: NodeJS.ErrnoException) => {
       throw /MODULE_NOT_FOUND/.test(err.code ?? '') && /ioredis/.test(err.message) ? missingRedisClient(err) : err
     })
     backend = await RedisBackend.connect({
-      url: resolved.redis, retain: resolved.retain, maxAge: resolved.maxAge, keyPrefix: resolved.keyPrefix, timeout: resolved.redisTimeout
+      url: resolved.redis,
+      retain: resolved.retain,
+      maxAge: resolved.maxAge,
+      keyPrefix: resolved.keyPrefix,
+      timeout: resolved.redisTimeout,
+      idempotencyWindow: resolved.idempotencyWindow
     }, log)
   }
   let closed = false

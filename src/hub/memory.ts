@@ -1,7 +1,7 @@
 // The in-memory backend: one process, no set-up. Each topic is an array of entries, trimmed by
 // count on append and by age whenever it is touched (so no timer is ever left running).
 import { hubClosed } from '../errors.js'
-import { compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+import { type AppendOptions, compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
 interface Log {
   entries: Entry[]
@@ -15,18 +15,35 @@ interface Log {
 export interface MemoryBackendOptions {
   retain: number
   maxAge: number | undefined
+  idempotencyWindow: number
+}
+
+/** What an idempotency key stored: the id, until when the key is remembered. */
+interface Stored {
+  id: string
+  until: number
 }
 
 export class MemoryBackend implements HubBackend {
   private readonly logs = new Map<string, Log>()
+  /**
+   * Idempotency keys by topic and key. Every key lives for the same window from its publish, so
+   * the Map's insertion order is also expiry order: pruning only ever looks at the front.
+   */
+  private readonly stored = new Map<string, Stored>()
   private lastMs = 0
   private lastSeq = 0
   private closed = false
 
   constructor (private readonly options: MemoryBackendOptions) {}
 
-  async append (topic: string, frame: string): Promise<string> {
+  async append (topic: string, frame: string, options?: AppendOptions): Promise<string> {
     if (this.closed) throw hubClosed()
+    this.prune()
+    // Length first, so no topic and key can spell another pair's entry.
+    const key = options?.idempotencyKey === undefined ? undefined : `${topic.length}:${topic}${options.idempotencyKey}`
+    const first = key === undefined ? undefined : this.stored.get(key)
+    if (first !== undefined && first.until > Date.now()) return first.id
     const log = this.log(topic)
     // Like Redis: milliseconds, and a sequence within the same millisecond (or a clock that went
     // back), so ids keep increasing. One counter for all topics is enough for that.
@@ -46,6 +63,11 @@ export class MemoryBackend implements HubBackend {
     // Fan out synchronously: each listener only queues the entry, so a slow client costs the
     // others nothing, and a subscriber attaching in between sees it either in the log or live.
     for (const listener of log.listeners) listener(entry)
+    if (key !== undefined) {
+      // Deleted first so that a key stored again moves to the back, keeping the Map in expiry order.
+      this.stored.delete(key)
+      this.stored.set(key, { id, until: Date.now() + this.options.idempotencyWindow })
+    }
     return id
   }
 
@@ -79,6 +101,16 @@ export class MemoryBackend implements HubBackend {
   async close (): Promise<void> {
     this.closed = true
     this.logs.clear()
+    this.stored.clear()
+  }
+
+  /** Forgets idempotency keys whose window is over. */
+  private prune (): void {
+    const now = Date.now()
+    for (const [key, { until }] of this.stored) {
+      if (until > now) return
+      this.stored.delete(key)
+    }
   }
 
   private log (topic: string): Log {

@@ -1,11 +1,13 @@
 // The Redis backend: one Redis Stream per topic, so several app instances share topics and ids.
-// XADD (trimmed by MAXLEN, and MINID for age) stores; XRANGE replays; one blocking XREAD loop
-// per instance, on its own connection, reads every topic that has local subscribers and fans
-// each entry out to them, so a thousand clients on one instance cost one read, not a thousand.
+// A Lua script appends (XADD trimmed by MAXLEN, and MINID for age, with the idempotency check in
+// the same atomic step); XRANGE replays; one blocking XREAD loop per instance, on its own
+// connection, reads every topic that has local subscribers and fans each entry out to them, so a
+// thousand clients on one instance cost one read, not a thousand.
 import type { FastifyBaseLogger } from 'fastify'
-import { Redis, type RedisOptions } from 'ioredis'
-import { hubClosed, hubUnavailable } from '../errors.js'
-import { compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { createHash } from 'node:crypto'
+import { hubClosed, hubOutcomeUnknown, hubUnavailable } from '../errors.js'
+import { type AppendOptions, compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
 export interface RedisBackendOptions {
   url: string
@@ -13,6 +15,7 @@ export interface RedisBackendOptions {
   maxAge: number | undefined
   keyPrefix: string
   timeout: number
+  idempotencyWindow: number
 }
 
 /** A topic this instance reads, and the listeners it feeds. */
@@ -26,6 +29,30 @@ interface Feed {
 
 // The field each entry stores its encoded frame in.
 const FIELD = 'frame'
+
+/** A Lua script, run by its SHA1 (EVALSHA); its text is sent only when Redis lacks it. */
+interface Script {
+  source: string
+  sha: string
+}
+
+function script (source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+// KEYS[1] the topic's stream; KEYS[2] the publish's idempotency key, if it has one.
+// ARGV: the frame, MAXLEN, the MINID to trim to ('' for none), the idempotency window in ms.
+// Returns the id of the stored event: the new one, or the first one stored under the key.
+// One script, so the check and the append are one step: no two publishes with one key can both
+// miss the key. XADD is the first write, so a script that fails (WRONGTYPE from the GET, or a
+// Redis out of memory refusing the XADD) has stored nothing; once XADD has run, Redis lets a
+// script finish its writes even when out of memory, so it is never half done.
+const APPEND = script(`local first = KEYS[2] and redis.call('GET', KEYS[2])
+if first then return first end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', '${FIELD}', ARGV[1])
+if ARGV[3] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3]) end
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[4]) end
+return id`)
 // Entries per XREAD reply; a busier topic is simply read again at once.
 const READ_COUNT = 512
 // The loop is woken by CLIENT UNBLOCK when a topic is added; the block timeout is only the
@@ -86,19 +113,19 @@ export class RedisBackend implements HubBackend {
     return backend
   }
 
-  async append (topic: string, frame: string): Promise<string> {
+  async append (topic: string, frame: string, options?: AppendOptions): Promise<string> {
     if (this.closed) throw hubClosed()
-    const key = this.key(topic)
-    const { retain, maxAge } = this.options
+    const { retain, maxAge, idempotencyWindow } = this.options
+    const key = options?.idempotencyKey
+    const keys = key === undefined ? [this.key(topic)] : [this.key(topic), this.idempotencyKey(topic, key)]
     try {
-      if (maxAge === undefined) return await this.cmd.call('XADD', key, 'MAXLEN', retain, '*', FIELD, frame) as string
-      const results = await this.cmd.multi()
-        .call('XADD', key, 'MAXLEN', retain, '*', FIELD, frame)
-        .call('XTRIM', key, 'MINID', minId(maxAge))
-        .exec()
-      return resultOf(results, 0) as string
+      return await this.evalScript(APPEND, keys, [frame, retain, maxAge === undefined ? '' : minId(maxAge), idempotencyWindow]) as string
     } catch (err) {
-      throw hubUnavailable(`publishing to topic "${topic}"`, err)
+      const what = `publishing to topic "${topic}"`
+      // Not sent, or answered with an error: Redis stored nothing. Anything else (a timeout, a
+      // connection lost with the command in flight) leaves the outcome open.
+      if (err instanceof NotSent || err instanceof ReplyError) throw hubUnavailable(what, err)
+      throw hubOutcomeUnknown(what, err, key === undefined ? 'unkeyed' : 'keyed')
     }
   }
 
@@ -247,9 +274,46 @@ export class RedisBackend implements HubBackend {
     this.wake?.()
   }
 
+  /**
+   * Runs `script` by its SHA; when Redis answers NOSCRIPT (a restarted or flushed Redis: the
+   * script did not run), sends its text with EVAL.
+   */
+  private async evalScript (script: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.send('EVALSHA', script.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!(err instanceof ReplyError && /^NOSCRIPT/.test((err as Error).message))) throw err
+    }
+    return await this.send('EVAL', script.source, keys.length, ...keys, ...args)
+  }
+
+  /**
+   * Sends a command on the command connection, or rejects with NotSent if it cannot go now. With
+   * the offline queue off, ioredis writes a command to the socket at once when the connection is
+   * ready and writable, and refuses it otherwise: checking the same here is what tells "never
+   * sent" (nothing stored, safe to retry) from "sent, no answer" (outcome unknown).
+   */
+  private async send (command: string, ...args: Array<string | number>): Promise<unknown> {
+    if (this.cmd.status !== 'ready' || this.cmd.stream?.writable !== true) {
+      throw new NotSent(`the connection to Redis is ${this.cmd.status === 'ready' ? 'not writable' : this.cmd.status}`)
+    }
+    return await this.cmd.call(command, ...args)
+  }
+
+  // A topic's keys: its stream is keyPrefix + name; its idempotency keys add a NUL and the key.
+  // Topic names hold no NUL, so no topic's stream can be another topic's idempotency key.
   private key (topic: string): string {
     return this.options.keyPrefix + topic
   }
+
+  private idempotencyKey (topic: string, key: string): string {
+    return `${this.options.keyPrefix}${topic}\0${key}`
+  }
+}
+
+/** The command was never written to the connection: Redis cannot have run it. */
+class NotSent extends Error {
+  override name = 'NotSent'
 }
 
 /** [id, [field, value, ...]] as XRANGE and XREAD return it. */

@@ -2,7 +2,7 @@
 // see what the hub does while Redis is away, or freeze (SIGSTOP) to see what it does while Redis
 // holds its connections open and answers nothing. No persistence: a restart comes back empty.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { connect, createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 
 export interface RedisServer {
   port: number
@@ -73,6 +73,63 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
     await server.stop()
   })
   return server
+}
+
+export interface RedisProxy {
+  /** redis://127.0.0.1:PORT of the proxy */
+  url: string
+  /**
+   * Passes on the next chunk a client sends that contains `text` (case-insensitive), then cuts
+   * that client's connection at once: Redis gets the command and runs it, the client never sees
+   * the answer, as when a network drops a connection with a command in flight. Resolves once cut.
+   */
+  cutAfter (text: string): Promise<void>
+}
+
+/** A TCP proxy in front of `redis`, closed when the test ends. */
+export async function startRedisProxy (t: Teardown, redis: { port: number }): Promise<RedisProxy> {
+  const sockets = new Set<Socket>()
+  let cut: { text: string, done: () => void } | undefined
+  const track = (socket: Socket): void => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    // A reset is what the cut is for; 'close' ends the other side.
+    socket.on('error', () => {})
+  }
+  const server = createServer(client => {
+    const upstream = connect({ port: redis.port, host: '127.0.0.1' })
+    track(client)
+    track(upstream)
+    upstream.pipe(client)
+    let cutHere = false
+    client.on('data', (chunk: Buffer) => {
+      const pending = cut
+      upstream.write(chunk)
+      if (pending === undefined || !chunk.toString('latin1').toLowerCase().includes(pending.text.toLowerCase())) return
+      cut = undefined
+      cutHere = true
+      upstream.unpipe(client)
+      client.destroy()
+      // Redis answers what it got; only then is its side closed, so the command surely ran.
+      upstream.once('data', () => upstream.destroy())
+      pending.done()
+    })
+    client.once('close', () => { if (!cutHere) upstream.destroy() })
+    upstream.once('close', () => client.destroy())
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address')
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise(resolve => server.close(resolve))
+  })
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    cutAfter (text) {
+      return new Promise(resolve => { cut = { text, done: resolve } })
+    }
+  }
 }
 
 async function freePort (): Promise<number> {
