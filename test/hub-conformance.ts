@@ -278,6 +278,10 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
         }
         response.close()
         const got = ids(response)
+        // An event can reach a subscriber before its publish() resolves (on Redis the reader may
+        // hand it over first): wait until the publisher has recorded what this session got. An
+        // id that was never published times out here.
+        await until(() => got.every(id => published.includes(id)), 'the publisher to record every id received')
         let expected = from === undefined ? published.indexOf(got[0] ?? '') : published.indexOf(from) + 1
         for (const id of got) {
           if (id !== published[expected]) {
