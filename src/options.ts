@@ -124,6 +124,15 @@ export interface HubOptions {
    */
   redisTimeout?: number
   /**
+   * Milliseconds a topic is kept once idle: with no publish, and no subscriber on any instance,
+   * for this long, its retained events are dropped (on Redis: the stream key's TTL, refreshed
+   * by every publish and, while it has subscribers, by the instances that serve them). A client
+   * resuming from an id of a dropped topic gets a `reset`. `undefined`: topics are kept until
+   * `topic.delete()`.
+   * @defaultValue 86_400_000 (one day)
+   */
+  topicTtl?: number | undefined
+  /**
    * Milliseconds a publish's `idempotencyKey` is remembered, counted from the publish that
    * stored the event: a publish with the same key on the same topic within it stores nothing
    * and resolves with the first id. Make it longer than your longest retry.
@@ -140,6 +149,7 @@ export interface ResolvedHubOptions {
   onOverflow: OverflowPolicy
   keyPrefix: string
   redisTimeout: number
+  topicTtl: number | undefined
   idempotencyWindow: number
 }
 
@@ -151,6 +161,7 @@ export const hubDefaults: ResolvedHubOptions = {
   onOverflow: 'close',
   keyPrefix: 'sse:',
   redisTimeout: 5000,
+  topicTtl: 24 * 60 * 60 * 1000,
   idempotencyWindow: 120_000
 }
 
@@ -197,6 +208,7 @@ const hubSpec: Spec<ResolvedHubOptions> = {
   onOverflow: oneOf<OverflowPolicy>(['close', 'drop-oldest']),
   keyPrefix: string,
   redisTimeout: integer(1, 2 ** 31 - 1),
+  topicTtl: unsettable(integer(1, Number.MAX_SAFE_INTEGER)),
   idempotencyWindow: integer(1, Number.MAX_SAFE_INTEGER)
 }
 

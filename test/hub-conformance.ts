@@ -48,6 +48,8 @@ async function publishMany (room: Room, count: number, from = 0, size = 0): Prom
   return ids
 }
 
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
 const message = (text: string): { data: { from: string, text: string } } => ({ data: { from: 'ann', text } })
 
 /** The ids of the events received so far (id-only frames dispatch nothing and are not listed). */
@@ -223,6 +225,71 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     t.same(ids(recent), [fresh[1]])
   })
 
+  t.test('a topic idle for topicTtl is dropped: resuming from one of its ids gets a reset', async t => {
+    const { room, port } = await startRoom(t, backend.hub({ topicTtl: 200 }))
+    const [first] = await publishMany(room, 2)
+    await sleep(600)
+    const response = await rawGet(port, '/rooms/42/events', { 'last-event-id': first! })
+    t.teardown(() => response.close())
+    await response.waitFor(() => response.events.length === 1, 'the reset')
+    t.same(response.events[0], { event: 'reset', id: '', data: JSON.stringify({ reason: 'unknown', lastEventId: first }) },
+      'nothing is left of it, not even its newest id')
+    const next = await room.publish(message('again'))
+    await response.waitFor(() => response.events.length === 2, 'the next event')
+    t.same(ids(response), ['', next], 'the topic is used again as if new')
+  })
+
+  t.test('a subscriber keeps its topic alive; it is dropped topicTtl after the last one leaves', async t => {
+    // Long enough that a slow machine still refreshes it in time (Redis: every third of it).
+    const topicTtl = 600
+    const { room, port } = await startRoom(t, backend.hub({ topicTtl }))
+    const published = await publishMany(room, 2)
+    const keeper = await rawGet(port, '/rooms/42/events')
+    t.teardown(() => keeper.close())
+    await keeper.waitFor(body => body === `id: ${published[1]}\n\n`, 'the opening id')
+    await sleep(topicTtl * 2.5)
+    const replay = await rawGet(port, '/rooms/42/events', { 'last-event-id': published[0]! })
+    t.teardown(() => replay.close())
+    await replay.waitFor(() => replay.events.length === 1, 'the replay')
+    t.same(replay.events.map(event => [event.event, event.id]), [[undefined, published[1]]], 'kept past its TTL while subscribed: the missed event is replayed, no reset')
+    replay.close()
+    keeper.close()
+    await sleep(topicTtl * 2.5)
+    const late = await rawGet(port, '/rooms/42/events', { 'last-event-id': published[0]! })
+    t.teardown(() => late.close())
+    await late.waitFor(() => late.events.length === 1, 'the reset')
+    t.same(late.events[0], { event: 'reset', id: '', data: JSON.stringify({ reason: 'unknown', lastEventId: published[0] }) },
+      'dropped once nobody was subscribed for its TTL')
+  })
+
+  t.test('topic.delete() drops its events and ends its subscribers\' streams; the name can be used again', async t => {
+    const { app, room, port } = await startRoom(t, backend.hub())
+    const published = await publishMany(room, 3)
+    const live = await rawGet(port, '/rooms/42/events')
+    const replaying = await rawGet(port, '/rooms/42/events', { 'last-event-id': published[0]! })
+    t.teardown(() => { live.close(); replaying.close() })
+    await live.waitFor(body => body.length > 0, 'the opening id')
+    await replaying.waitFor(() => replaying.events.length === 2, 'the replay')
+    await room.delete()
+    await Promise.all([live.ended, replaying.ended])
+    t.ok(live.terminated() && replaying.terminated(), 'both responses were ended cleanly by the server')
+    // A client reconnecting with its last id finds nothing to resume: a reset, then live events.
+    const again = await rawGet(port, '/rooms/42/events', { 'last-event-id': published[2]! })
+    t.teardown(() => again.close())
+    await again.waitFor(() => again.events.length === 1, 'the reset')
+    t.same([again.events[0]?.event, JSON.parse(again.events[0]!.data)], ['reset', { reason: 'unknown', lastEventId: published[2] }])
+    const next = await room.publish(message('after'))
+    await again.waitFor(() => again.events.length === 2, 'the event after')
+    t.equal(again.events[1]?.id, next)
+    t.ok(compare(published[2]!, next) < 0, 'ids go on increasing')
+    // Deleting is idempotent, from any handle of the name, and an unknown topic is no error.
+    await app.sse.topic('room:42').delete()
+    await app.sse.topic('room:42').delete()
+    await app.sse.topic('never-used').delete()
+    await again.ended
+    t.pass('the second delete ended the new subscription too')
+  })
+
   t.test('EventSource reconnecting after a cut gets every event exactly once', async t => {
     const { room, url, sockets } = await startRoom(t, backend.hub(), { retry: 20 })
     const source = new EventSource(`${url}/rooms/42/events`)
@@ -340,6 +407,7 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     await app.close()
     await Promise.all([live.ended, replaying.ended])
     await t.rejects(room.publish({ data: { from: 'ann', text: 'late' } }), { code: 'FST_SSE_HUB_CLOSED' })
+    await t.rejects(room.delete(), { code: 'FST_SSE_HUB_CLOSED' })
     await new Promise(resolve => setImmediate(resolve))
     // Other tests' sockets may still be closing, so compare as "no more than before".
     const after = resources()

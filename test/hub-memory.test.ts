@@ -3,6 +3,8 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import ssePlugin from '../src/index.js'
 import { hubConformance } from './hub-conformance.js'
 
@@ -17,11 +19,37 @@ t.test('the hub works with no hub option at all', async t => {
   t.match(await app.sse.topic('t').publish({ data: 1 }), /^\d+-\d+$/)
 })
 
+t.test('many short-lived topics do not grow the heap: each is dropped once idle for topicTtl', async t => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const app = Fastify()
+  await app.register(ssePlugin, { hub: { topicTtl: 50 } })
+  t.teardown(() => app.close())
+  const topics = 2000
+  const payload = 'x'.repeat(1000)
+  // Topic names from user input: each used once, with a few events, then never again.
+  const round = async (n: number): Promise<void> => {
+    for (let i = 0; i < topics; i++) {
+      const topic = app.sse.topic(`user:${n}:${i}`)
+      for (let e = 0; e < 3; e++) await topic.publish({ data: payload })
+    }
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+  const heap = (): number => { gc(); gc(); return process.memoryUsage().heapUsed }
+  await round(0)
+  const base = heap()
+  for (let n = 1; n <= 5; n++) await round(n)
+  const grown = heap() - base
+  // Kept, five rounds would hold 5 x 2000 x 3 events of 1 KB: about 30 MB.
+  t.ok(grown < 3 * 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MB over five rounds of ${topics} topics`)
+})
+
 t.test('hub options are checked at register, naming the option', async t => {
   const cases: Array<[unknown, RegExp]> = [
     [{ retain: 0 }, /option "hub\.retain" must be an integer from 1/],
     [{ queueSize: 1.5 }, /option "hub\.queueSize" must be an integer/],
     [{ maxAge: -1 }, /option "hub\.maxAge"/],
+    [{ topicTtl: 0 }, /option "hub\.topicTtl" must be an integer from 1/],
     [{ idempotencyWindow: 0 }, /option "hub\.idempotencyWindow" must be an integer from 1/],
     [{ onOverflow: 'block' }, /option "hub\.onOverflow" must be one of "close", "drop-oldest", got "block"/],
     [{ redis: 'localhost:6379' }, /option "hub\.redis" must be a Redis URL/],

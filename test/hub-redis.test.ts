@@ -30,12 +30,12 @@ function texts (response: RawResponse): string[] {
   return response.events.map(event => JSON.parse(event.data).text)
 }
 
-/** The texts of the events Redis holds in a stream, oldest first. */
+/** The texts of the events Redis holds in a stream, oldest first (a deleted topic's tombstone is no event). */
 async function stored (key: string): Promise<string[]> {
   const admin = new Redis(redis.url)
   try {
     const rows = await admin.xrange(key, '-', '+')
-    return rows.map(([, fields]) => /"text":"([^"]*)"/.exec(fields[1] ?? '')?.[1] ?? '?')
+    return rows.filter(([, fields]) => fields[0] === 'frame').map(([, fields]) => /"text":"([^"]*)"/.exec(fields[1] ?? '')?.[1] ?? '?')
   } finally {
     admin.disconnect()
   }
@@ -277,6 +277,7 @@ function redisOnly (t: Test): void {
     await t.rejects(room.publish(message('down'), { idempotencyKey }), {
       code: 'FST_SSE_HUB_UNAVAILABLE', statusCode: 503, message: /publishing to topic "room": Redis is unavailable .*nothing was stored/
     })
+    await t.rejects(room.delete(), { code: 'FST_SSE_HUB_UNAVAILABLE', message: /deleting topic "room": Redis is unavailable/ })
     await redis.start()
     let id: string | undefined
     for (let attempt = 0; id === undefined && attempt < 200; attempt++) {
@@ -302,6 +303,57 @@ function redisOnly (t: Test): void {
     t.equal(await room.publish(message('one'), { idempotencyKey: 'a' }), first, 'the key is still known after the flush')
     await room.publish(message('two'))
     t.same(await stored(options.keyPrefix + 'room'), ['one', 'two'])
+  })
+
+  t.test('a topic is a stream key with topicTtl as its TTL, renewed by each publish; idempotency keys live for idempotencyWindow', async t => {
+    const admin = new Redis(redis.url)
+    t.teardown(() => admin.disconnect())
+    const options = hub({ topicTtl: 60_000, idempotencyWindow: 30_000 })
+    const { app } = await startApp(t, () => {}, { plugin: { hub: options } })
+    const room = app.sse.topic('room', { events })
+    await room.publish(message('one'), { idempotencyKey: 'k' })
+    const key = options.keyPrefix + 'room'
+    await admin.pexpire(key, 1000)
+    await room.publish(message('two'))
+    const ttl = await admin.pttl(key)
+    t.ok(ttl > 1000 && ttl <= 60_000, `the publish renewed the TTL: ${ttl} ms`)
+    const keyTtl = await admin.pttl(`${key}\0k`)
+    t.ok(keyTtl > 0 && keyTtl <= 30_000, `the idempotency key expires by itself: ${keyTtl} ms`)
+
+    // Without topicTtl, a publish makes the stream persistent, whatever TTL it had.
+    const forever = hub({ topicTtl: undefined })
+    const other = await startApp(t, () => {}, { plugin: { hub: forever } })
+    await other.app.sse.topic('room', { events }).publish(message('one'))
+    await admin.pexpire(forever.keyPrefix + 'room', 1000)
+    await other.app.sse.topic('room', { events }).publish(message('two'))
+    t.equal(await admin.pttl(forever.keyPrefix + 'room'), -1, 'no TTL')
+  })
+
+  t.test('topic.delete() on one instance ends the topic\'s streams on every instance', async t => {
+    const options = hub()
+    const instances = await Promise.all([0, 1].map(async () => await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: options } })))
+    const [a, b] = instances as [typeof instances[0], typeof instances[0]]
+    const first = await a.app.sse.topic('room', { events }).publish(message('one'))
+    const onA = await rawGet(a.port, '/room')
+    const onB = await rawGet(b.port, '/room')
+    t.teardown(() => { onA.close(); onB.close() })
+    await Promise.all([onA, onB].map(async client => await client.waitFor(body => body === `id: ${first}\n\n`, 'the opening id')))
+    await a.app.sse.topic('room', { events }).delete()
+    await Promise.all([onA.ended, onB.ended])
+    t.ok(onA.terminated() && onB.terminated(), 'both streams ended, on the instance that deleted and on the other')
+    t.same(await stored(options.keyPrefix + 'room'), [], 'no event is left in Redis')
+    // Published after the delete: a new topic of the same name, followed as usual on both.
+    const again = await rawGet(b.port, '/room', { 'last-event-id': first })
+    t.teardown(() => again.close())
+    await again.waitFor(() => again.events.length === 1, 'the reset')
+    t.equal(again.events[0]?.event, 'reset')
+    const next = await a.app.sse.topic('room', { events }).publish(message('two'))
+    await again.waitFor(() => again.events.length === 2, 'the next event')
+    t.equal(again.events[1]?.id, next)
+    t.equal(JSON.parse(again.events[1]!.data).text, 'two')
   })
 
   t.test('register fails with a clear error when Redis cannot be reached', async t => {

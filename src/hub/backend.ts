@@ -1,6 +1,15 @@
 // The one seam between topics and storage. A backend keeps each topic's log of encoded frames,
-// assigns ids, and feeds appended entries to live listeners; everything else (validation,
-// replay merging, per-subscriber queues) is shared code above it, so both backends behave the same.
+// assigns ids, feeds appended entries to live listeners, and frees topics (idle expiry, delete);
+// everything else (validation, replay merging, per-subscriber queues) is shared code above it,
+// so both backends behave the same. A new backend implements HubBackend and passes the shared
+// conformance suite (test/hub-conformance.ts).
+//
+// A topic's life, the same on every backend: it exists from its first append. It is kept while
+// it has followers (on any instance), and for `topicTtl` ms after the later of its last append
+// and its last follower leaving; then it is dropped as if deleted, except that nobody is told
+// (it had no followers). `delete` drops it at once and tells its followers everywhere. A dropped topic
+// keeps nothing, not even its newest id: reads after its old ids find it `unknown`, and appends
+// start it afresh, with ids that still increase.
 import { encodedFrame, type EncodedFrame } from '../wire.js'
 
 /** One stored event: its id and its whole wire frame, `id:` line included. */
@@ -20,8 +29,16 @@ export type ReadResult =
    */
   | { continuous: false, reason: 'expired' | 'unknown' }
 
-/** Called with each appended entry, in id order, synchronously: it must not block. */
-export type LiveListener = (entry: Entry) => void
+/** What a follower of a topic is told. Both are called synchronously and must not block. */
+export interface LiveListener {
+  /** Each appended entry, in id order. */
+  entry (entry: Entry): void
+  /**
+   * The topic was deleted (here or on another instance): the follower should stop; entries
+   * appended after the delete belong to a new topic of the same name.
+   */
+  deleted (): void
+}
 
 export interface Follow {
   /** The newest id at the moment of attaching: every later entry goes to the listener. */
@@ -51,6 +68,12 @@ export interface HubBackend {
   read (topic: string, after: string, limit: number): Promise<ReadResult>
   /** Feeds every entry appended after the returned head to `listener`. */
   follow (topic: string, listener: LiveListener): Promise<Follow>
+  /**
+   * Drops the topic's log at once and calls `deleted` on its followers on every instance.
+   * Idempotent: deleting a topic that does not exist resolves. Idempotency keys stored by its
+   * appends are kept for their window, so a late retry of a deleted event still stores nothing.
+   */
+  delete (topic: string): Promise<void>
   /** Stops feeds and closes connections. Appends and reads after it reject. */
   close (): Promise<void>
 }

@@ -12,8 +12,9 @@ import { Topic, type SseTopic, type TopicContext, type TopicOptions } from './to
 /** `fastify.sse`: the broadcast hub. */
 export interface SseHub {
   /**
-   * A topic, typed and checked by `events`. Topics need no set-up or teardown: the same name
-   * always means the same log (across instances, on Redis).
+   * A topic, typed and checked by `events`. Topics need no set-up: the same name always means
+   * the same log (across instances, on Redis). A topic idle for `topicTtl` is dropped by itself;
+   * `topic.delete()` drops one at once.
    */
   topic<const M extends EventMap>(name: string, options: TopicOptions<M> & { events: M }): SseTopic<M>
   topic (name: string, options?: TopicOptions): SseTopic
@@ -29,7 +30,9 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
   const resolved = resolveHubOptions(options)
   let backend: HubBackend
   if (resolved.redis === undefined) {
-    backend = new MemoryBackend({ retain: resolved.retain, maxAge: resolved.maxAge, idempotencyWindow: resolved.idempotencyWindow })
+    backend = new MemoryBackend({
+      retain: resolved.retain, maxAge: resolved.maxAge, topicTtl: resolved.topicTtl, idempotencyWindow: resolved.idempotencyWindow
+    })
   } else {
     // Loaded only when asked for, so ioredis is needed only by apps that use Redis.
     const { RedisBackend } = await import('./redis.js').catch((err: NodeJS.ErrnoException) => {
@@ -41,6 +44,7 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
       maxAge: resolved.maxAge,
       keyPrefix: resolved.keyPrefix,
       timeout: resolved.redisTimeout,
+      topicTtl: resolved.topicTtl,
       idempotencyWindow: resolved.idempotencyWindow
     }, log)
   }

@@ -1,5 +1,6 @@
 // The in-memory backend: one process, no set-up. Each topic is an array of entries, trimmed by
-// count on append and by age whenever it is touched (so no timer is ever left running).
+// count on append and by age whenever it is touched. Idle topics are dropped by one timer (unref'd,
+// cleared on close) set for the next topic due to expire.
 import { hubClosed } from '../errors.js'
 import { type AppendOptions, compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
@@ -10,13 +11,19 @@ interface Log {
   /** The newest id ever assigned, even once trimmed away. */
   head: string | undefined
   listeners: Set<LiveListener>
+  /** When it became idle: its last append or its last listener leaving (ms). */
+  idleSince: number
 }
 
 export interface MemoryBackendOptions {
   retain: number
   maxAge: number | undefined
+  topicTtl: number | undefined
   idempotencyWindow: number
 }
+
+// setTimeout's longest delay; a later expiry is waited for in steps.
+const MAX_DELAY = 2 ** 31 - 1
 
 /** What an idempotency key stored: the id, until when the key is remembered. */
 interface Stored {
@@ -31,6 +38,12 @@ export class MemoryBackend implements HubBackend {
    * the Map's insertion order is also expiry order: pruning only ever looks at the front.
    */
   private readonly stored = new Map<string, Stored>()
+  /**
+   * Topics without listeners, by name, oldest `idleSince` first (a topic moves to the back when it
+   * becomes idle again), so expiry only ever looks at the front. Empty without a topicTtl.
+   */
+  private readonly idle = new Map<string, Log>()
+  private expiry: NodeJS.Timeout | undefined
   private lastMs = 0
   private lastSeq = 0
   private closed = false
@@ -62,7 +75,8 @@ export class MemoryBackend implements HubBackend {
     this.trim(log)
     // Fan out synchronously: each listener only queues the entry, so a slow client costs the
     // others nothing, and a subscriber attaching in between sees it either in the log or live.
-    for (const listener of log.listeners) listener(entry)
+    for (const listener of log.listeners) listener.entry(entry)
+    if (log.listeners.size === 0) this.becameIdle(topic, log)
     if (key !== undefined) {
       // Deleted first so that a key stored again moves to the back, keeping the Map in expiry order.
       this.stored.delete(key)
@@ -73,9 +87,10 @@ export class MemoryBackend implements HubBackend {
 
   async read (topic: string, after: string, limit: number): Promise<ReadResult> {
     if (this.closed) throw hubClosed()
-    const log = this.log(topic)
+    // Reading creates nothing: a replay request for a topic that does not exist must not keep one.
+    const log = this.logs.get(topic)
+    if (log === undefined || parseId(after) === undefined || log.head === undefined) return { continuous: false, reason: 'unknown' }
     this.trim(log)
-    if (parseId(after) === undefined || log.head === undefined) return { continuous: false, reason: 'unknown' }
     if (after === log.head) return { continuous: true, entries: [] }
     const index = this.indexOf(log, after)
     if (log.entries[index]?.id === after) {
@@ -89,19 +104,69 @@ export class MemoryBackend implements HubBackend {
     if (this.closed) throw hubClosed()
     const log = this.log(topic)
     log.listeners.add(listener)
+    this.idle.delete(topic)
     return {
       head: log.head,
       stop: () => {
         log.listeners.delete(listener)
-        this.forget(topic, log)
+        // A deleted or expired log is no longer this topic's: leave the current one alone.
+        if (log.listeners.size === 0 && this.logs.get(topic) === log) this.becameIdle(topic, log)
       }
     }
   }
 
+  async delete (topic: string): Promise<void> {
+    if (this.closed) throw hubClosed()
+    const log = this.logs.get(topic)
+    if (log === undefined) return
+    this.logs.delete(topic)
+    this.idle.delete(topic)
+    for (const listener of [...log.listeners]) listener.deleted()
+  }
+
   async close (): Promise<void> {
     this.closed = true
+    clearTimeout(this.expiry)
     this.logs.clear()
+    this.idle.clear()
     this.stored.clear()
+  }
+
+  /** Starts (or restarts) a listener-less topic's idle time; one that never stored anything goes at once. */
+  private becameIdle (topic: string, log: Log): void {
+    if (log.head === undefined) {
+      this.logs.delete(topic)
+      return
+    }
+    if (this.options.topicTtl === undefined) return
+    log.idleSince = Date.now()
+    // Deleted first so that it moves to the back: the Map stays in idleSince order.
+    this.idle.delete(topic)
+    this.idle.set(topic, log)
+    this.scheduleExpiry()
+  }
+
+  /** Sets the timer for the topic idle the longest, unless one is set. */
+  private scheduleExpiry (): void {
+    const ttl = this.options.topicTtl
+    const next = this.idle.values().next()
+    if (ttl === undefined || next.done === true || this.expiry !== undefined || this.closed) return
+    this.expiry = setTimeout(() => this.expire(), Math.min(Math.max(next.value.idleSince + ttl - Date.now(), 0), MAX_DELAY))
+    // Expiry is housekeeping: it must not keep the process alive.
+    this.expiry.unref()
+  }
+
+  /** Drops every topic idle for topicTtl or longer, then waits for the next one. */
+  private expire (): void {
+    this.expiry = undefined
+    const deadline = Date.now() - this.options.topicTtl!
+    for (const [topic, log] of this.idle) {
+      if (log.idleSince > deadline) break
+      this.idle.delete(topic)
+      this.logs.delete(topic)
+    }
+    this.prune()
+    this.scheduleExpiry()
   }
 
   /** Forgets idempotency keys whose window is over. */
@@ -116,15 +181,10 @@ export class MemoryBackend implements HubBackend {
   private log (topic: string): Log {
     let log = this.logs.get(topic)
     if (log === undefined) {
-      log = { entries: [], start: 0, head: undefined, listeners: new Set() }
+      log = { entries: [], start: 0, head: undefined, listeners: new Set(), idleSince: 0 }
       this.logs.set(topic, log)
     }
     return log
-  }
-
-  /** A topic with nothing retained and nobody listening holds only its head; keep that (ids stay increasing). */
-  private forget (topic: string, log: Log): void {
-    if (log.listeners.size === 0 && log.head === undefined) this.logs.delete(topic)
   }
 
   private trim (log: Log): void {

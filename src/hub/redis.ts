@@ -15,6 +15,7 @@ export interface RedisBackendOptions {
   maxAge: number | undefined
   keyPrefix: string
   timeout: number
+  topicTtl: number | undefined
   idempotencyWindow: number
 }
 
@@ -29,6 +30,12 @@ interface Feed {
 
 // The field each entry stores its encoded frame in.
 const FIELD = 'frame'
+// The field of the entry `delete` leaves in the emptied stream: the tombstone that tells every
+// instance's reader to end the topic's subscribers. It is always the stream's first entry.
+const DELETED = 'deleted'
+// How long the emptied stream with its tombstone is kept: time enough for every instance's
+// reader to see it, even one that was reconnecting. A publish meanwhile keeps the stream.
+const TOMBSTONE_MS = 60_000
 
 /** A Lua script, run by its SHA1 (EVALSHA); its text is sent only when Redis lacks it. */
 interface Script {
@@ -41,7 +48,8 @@ function script (source: string): Script {
 }
 
 // KEYS[1] the topic's stream; KEYS[2] the publish's idempotency key, if it has one.
-// ARGV: the frame, MAXLEN, the MINID to trim to ('' for none), the idempotency window in ms.
+// ARGV: the frame, MAXLEN, the MINID to trim to ('' for none), the idempotency window in ms,
+// the topic's TTL in ms ('' for none: the stream is made persistent).
 // Returns the id of the stored event: the new one, or the first one stored under the key.
 // One script, so the check and the append are one step: no two publishes with one key can both
 // miss the key. XADD is the first write, so a script that fails (WRONGTYPE from the GET, or a
@@ -51,8 +59,16 @@ const APPEND = script(`local first = KEYS[2] and redis.call('GET', KEYS[2])
 if first then return first end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', '${FIELD}', ARGV[1])
 if ARGV[3] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3]) end
+if ARGV[5] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
 if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[4]) end
 return id`)
+
+// KEYS[1] the topic's stream. ARGV: how long the tombstone is kept, in ms.
+// Empties the stream but keeps it (so later ids still increase), with a tombstone as its only
+// entry: every reader following the topic gets it and ends its subscribers.
+const DELETE = script(`redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
+redis.call('XADD', KEYS[1], '*', '${DELETED}', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
 // Entries per XREAD reply; a busier topic is simply read again at once.
 const READ_COUNT = 512
 // The loop is woken by CLIENT UNBLOCK when a topic is added; the block timeout is only the
@@ -60,6 +76,8 @@ const READ_COUNT = 512
 const BLOCK_MS = 2000
 // Pause after a read Redis answered with an error (not a lost connection), so it cannot spin.
 const RETRY_MS = 200
+// setTimeout's longest delay.
+const MAX_DELAY = 2 ** 31 - 1
 
 export class RedisBackend implements HubBackend {
   private readonly feeds = new Map<string, Feed>()
@@ -71,6 +89,8 @@ export class RedisBackend implements HubBackend {
   private wake: (() => void) | undefined
   private loop: Promise<void> = Promise.resolve()
   private retryTimer: NodeJS.Timeout | undefined
+  /** Renews the TTL of the topics this instance's subscribers follow (see keepAlive). */
+  private keepAliveTimer: NodeJS.Timeout | undefined
 
   private constructor (
     private readonly options: RedisBackendOptions,
@@ -115,11 +135,11 @@ export class RedisBackend implements HubBackend {
 
   async append (topic: string, frame: string, options?: AppendOptions): Promise<string> {
     if (this.closed) throw hubClosed()
-    const { retain, maxAge, idempotencyWindow } = this.options
+    const { retain, maxAge, idempotencyWindow, topicTtl } = this.options
     const key = options?.idempotencyKey
     const keys = key === undefined ? [this.key(topic)] : [this.key(topic), this.idempotencyKey(topic, key)]
     try {
-      return await this.evalScript(APPEND, keys, [frame, retain, maxAge === undefined ? '' : minId(maxAge), idempotencyWindow]) as string
+      return await this.evalScript(APPEND, keys, [frame, retain, maxAge === undefined ? '' : minId(maxAge), idempotencyWindow, topicTtl ?? '']) as string
     } catch (err) {
       const what = `publishing to topic "${topic}"`
       // Not sent, or answered with an error: Redis stored nothing. Anything else (a timeout, a
@@ -127,6 +147,19 @@ export class RedisBackend implements HubBackend {
       if (err instanceof NotSent || err instanceof ReplyError) throw hubUnavailable(what, err)
       throw hubOutcomeUnknown(what, err, key === undefined ? 'unkeyed' : 'keyed')
     }
+  }
+
+  async delete (topic: string): Promise<void> {
+    if (this.closed) throw hubClosed()
+    try {
+      await this.evalScript(DELETE, [this.key(topic)], [TOMBSTONE_MS])
+    } catch (err) {
+      const what = `deleting topic "${topic}"`
+      if (err instanceof NotSent || err instanceof ReplyError) throw hubUnavailable(what, err)
+      throw hubOutcomeUnknown(what, err, 'idempotent')
+    }
+    // This instance's subscribers end like every other instance's: when the reader gets the
+    // tombstone. One path, so none can end twice or be missed by a race with a new subscriber.
   }
 
   async read (topic: string, after: string, limit: number): Promise<ReadResult> {
@@ -149,10 +182,13 @@ export class RedisBackend implements HubBackend {
       throw hubUnavailable(`replaying topic "${topic}"`, err)
     }
     if (info === undefined) return { continuous: false, reason: 'unknown' }
-    // XRANGE starts at `after` itself: finding it proves nothing between was trimmed.
-    if (rows[0]?.[0] === after) return { continuous: true, entries: rows.slice(1).map(rowToEntry) }
+    // XRANGE starts at `after` itself: finding it proves nothing between was trimmed. (A
+    // tombstone is only ever the first entry, so after `after` there is none; filtered anyway.)
+    if (rows[0]?.[0] === after) return { continuous: true, entries: rows.slice(1).filter(row => !isTombstone(row)).map(rowToEntry) }
     if (after === info.lastId) return { continuous: true, entries: [] }
-    const oldest = info.firstId ?? info.lastId
+    // Before a tombstone, everything was deleted: as unknown as if the stream had never been.
+    if (info.first !== undefined && isTombstone(info.first) && compareIds(after, info.first[0]) < 0) return { continuous: false, reason: 'unknown' }
+    const oldest = info.first?.[0] ?? info.lastId
     return { continuous: false, reason: compareIds(after, oldest) < 0 ? 'expired' : 'unknown' }
   }
 
@@ -165,6 +201,7 @@ export class RedisBackend implements HubBackend {
       created.ready = this.start(created)
       this.feeds.set(key, created)
       feed = created
+      this.keepAlive()
     }
     try {
       await feed.ready
@@ -190,6 +227,7 @@ export class RedisBackend implements HubBackend {
     if (this.closed) return
     this.closed = true
     this.feeds.clear()
+    clearTimeout(this.keepAliveTimer)
     this.reader.disconnect()
     this.wake?.()
     await this.loop
@@ -199,6 +237,8 @@ export class RedisBackend implements HubBackend {
 
   /** Finds where a new feed starts (the newest id) and gets the loop to read it. */
   private async start (feed: Feed): Promise<void> {
+    // The topic has a subscriber now: its TTL starts over (then keepAlive renews it).
+    this.renew([feed.key])
     const info = streamInfo(await this.cmd.call('XINFO', 'STREAM', feed.key).then(
       (reply): [Error | null, unknown] => [null, reply],
       (err: unknown): [Error | null, unknown] => [err instanceof Error ? err : new Error(String(err)), null]))
@@ -243,12 +283,45 @@ export class RedisBackend implements HubBackend {
         for (const row of rows) {
           // A feed dropped and restarted while this read was in flight has a newer cursor.
           if (compareIds(row[0], feed.cursor) <= 0) continue
+          feed.cursor = row[0]
+          if (isTombstone(row)) {
+            for (const listener of [...feed.listeners]) listener.deleted()
+            continue
+          }
           const entry = rowToEntry(row)
-          feed.cursor = entry.id
-          for (const listener of feed.listeners) listener(entry)
+          for (const listener of feed.listeners) listener.entry(entry)
         }
       }
     }
+  }
+
+  /**
+   * Topics expire by their stream key's TTL, which every publish renews. A topic with subscribers
+   * and no publisher must not expire under them, so while this instance follows topics it renews
+   * their TTL every third of it: a topic then expires between two thirds of its TTL and its TTL
+   * after its last subscriber (on any instance) left.
+   */
+  private keepAlive (): void {
+    const ttl = this.options.topicTtl
+    if (ttl === undefined || this.keepAliveTimer !== undefined || this.closed || this.feeds.size === 0) return
+    this.keepAliveTimer = setTimeout(() => {
+      this.keepAliveTimer = undefined
+      this.renew([...this.feeds.keys()])
+      this.keepAlive()
+    }, Math.min(Math.max(Math.floor(ttl / 3), 1), MAX_DELAY))
+    // Housekeeping: it must not keep the process alive.
+    this.keepAliveTimer.unref()
+  }
+
+  /** Sets the keys' TTL to topicTtl; a key that does not exist stays absent. Best effort. */
+  private renew (keys: string[]): void {
+    const ttl = this.options.topicTtl
+    if (ttl === undefined || keys.length === 0 || this.cmd.status !== 'ready') return
+    const pipeline = this.cmd.pipeline()
+    for (const key of keys) pipeline.pexpire(key, ttl)
+    pipeline.exec().catch((err: unknown) => {
+      this.log.debug({ err }, 'fastify-typed-sse: renewing the TTL of followed topics failed; the next renewal retries')
+    })
   }
 
   /** Waits for wake() (a new feed, the reader back, close), or at most `ms`. */
@@ -321,12 +394,17 @@ type RawEntry = [string, string[]]
 
 interface StreamInfo {
   lastId: string
-  firstId: string | undefined
+  /** The oldest entry, if any. */
+  first: RawEntry | undefined
 }
 
 function rowToEntry ([id, fields]: RawEntry): Entry {
   const index = fields.indexOf(FIELD)
   return toEntry(id, fields[index + 1] ?? '')
+}
+
+function isTombstone ([, fields]: RawEntry): boolean {
+  return fields[0] === DELETED
 }
 
 /** Parses XINFO STREAM's [error, reply]; undefined when the stream does not exist. */
@@ -340,7 +418,7 @@ function streamInfo (result: [Error | null, unknown] | undefined): StreamInfo | 
   const fields = reply as unknown[]
   const lastId = fields[fields.indexOf('last-generated-id') + 1] as string
   const first = fields[fields.indexOf('first-entry') + 1] as RawEntry | null
-  return { lastId, firstId: first?.[0] ?? undefined }
+  return { lastId, first: first ?? undefined }
 }
 
 function resultOf (results: Array<[Error | null, unknown]> | null, index: number): unknown {

@@ -4,7 +4,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
 import { SseError } from '../errors.js'
-import { compareIds, type Entry, type Follow, type HubBackend } from './backend.js'
+import { compareIds, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
 
@@ -44,7 +44,15 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private sleeper: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
   private readonly options: SubscriberOptions
-  private readonly onEntry = (entry: Entry): void => this.receive(entry)
+  private readonly listener: LiveListener = {
+    entry: entry => this.receive(entry),
+    deleted: () => {
+      // The topic is gone: end the stream. The client reconnects, and what it then finds (an
+      // empty topic, or whatever the app answers) is up to the route.
+      this.options.log.debug({ topic: this.options.topic }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
+      this.end()
+    }
+  }
 
   constructor (options: SubscriberOptions) {
     this.options = options
@@ -115,7 +123,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 
   private async attach (): Promise<void> {
     const { backend, topic, lastEventId } = this.options
-    const feed = await backend.follow(topic, this.onEntry)
+    const feed = await backend.follow(topic, this.listener)
     if (this.state === 'ended') {
       feed.stop()
       return

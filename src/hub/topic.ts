@@ -62,6 +62,17 @@ export interface SseTopic<M extends EventMap = EventMap> {
   publish (event: PublishEvent<M>, options?: PublishOptions): Promise<string>
   /** A source for `reply.sse(topic.subscribe())`: one subscriber per call of the source. */
   subscribe (): TopicSource
+  /**
+   * Drops the topic's retained events at once (on Redis: for every instance) and ends the
+   * streams of its subscribers everywhere. Their clients reconnect as usual: what they find is
+   * up to the route (answer 404 for a room that is gone, and EventSource stops; or subscribe
+   * them again, and they get a `reset`, since their last id is gone, then new events). The name
+   * can be used again at once. Idempotent; resolves once the store has dropped it. Idempotency
+   * keys of its events are kept for their window. Rejects like `publish` when Redis is away
+   * (`FST_SSE_HUB_UNAVAILABLE`) or does not answer (`FST_SSE_HUB_OUTCOME_UNKNOWN`: retrying is
+   * safe).
+   */
+  delete (): Promise<void>
 }
 
 /** What a topic needs from its hub. */
@@ -112,6 +123,11 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
       throw invalidOption(`idempotencyKey ${where}`, `a non-empty string of at most ${MAX_KEY_LENGTH} characters`, idempotencyKey)
     }
     return idempotencyKey
+  }
+
+  async delete (): Promise<void> {
+    this.hub.checkOpen()
+    await this.hub.backend.delete(this.name)
   }
 
   subscribe (): TopicSource {
