@@ -1,14 +1,16 @@
-// The benchmark runner: starts each implementation as its own server process, drives the load
-// client (another process) against it, and writes medians over the rounds to RESULTS.md.
-// Run through run.sh (`npm run bench` at the root), which compiles the plugin and raises the
-// file descriptor limit. BENCH_QUICK=1 runs a small smoke version in about a minute.
-import { fork } from 'node:child_process'
+// The benchmark runner: starts each implementation as its own server process (or several, behind
+// node:cluster), drives the load clients (other processes) against it, and writes medians over
+// the rounds to RESULTS.md. Run through run.sh (`npm run bench` at the root), which compiles the
+// plugin and raises the file descriptor limit. BENCH_QUICK=1 runs a small smoke version in about
+// a minute; BENCH_ONLY=capacity (or any scenario names, or their first word) runs only those.
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allImplementations, ceiling } from './implementations.mjs'
+import { allImplementations, ceiling, clustered, hubVariants, processVariants, scaleKeys } from './implementations.mjs'
+import { ClientPool, RedisServer } from './processes.mjs'
 import { render } from './report.mjs'
+import { churn, fanout, hub, idle, scale, throughput, THROUGHPUT_RUNS } from './scenarios.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.env.BENCH_QUICK === '1'
@@ -20,13 +22,31 @@ const onlyImpls = process.env.BENCH_IMPLS?.split(',')
 const config = quick
   ? {
       rounds: 1,
+      scaleRounds: 1,
       throughputEvents: 20_000,
       fanout: [{ subscribers: 200, events: 20, intervalMs: 50 }],
+      capacity: { subscribers: 500, events: 10, intervalMs: 100 },
       idle: 500,
-      churn: { total: 1000, concurrency: 50 }
+      churn: { total: 1000, concurrency: 50 },
+      scale: {
+        runs: [{ name: 'scale-1', streams: 1000, workers: 1, clients: 1 }, { name: 'scale-3', streams: 3000, workers: 3, clients: 2 }],
+        keys: ['typed', 'node-http'],
+        heartbeatMs: 1000,
+        windowMs: 1000,
+        baselineMs: 500,
+        broadcasts: 2,
+        openTimeoutMs: 30_000
+      },
+      hub: {
+        burst: { count: 2000, inFlight: 64 },
+        latency: { subscribers: 50, events: 20, intervalMs: 10 },
+        replay: { events: 1001, runs: 1 }
+      }
     }
   : {
       rounds: 3,
+      // Each scale run holds tens of thousands of streams for about a minute.
+      scaleRounds: 2,
       throughputEvents: 200_000,
       // A fixed rate: 20 000 deliveries a second at both sizes, for 3-4 seconds. Both processes
       // share 2 cores, and at about twice this rate every implementation falls behind, so the
@@ -35,185 +55,62 @@ const config = quick
         { subscribers: 1000, events: 60, intervalMs: 50 },
         { subscribers: 5000, events: 16, intervalMs: 250 }
       ],
+      // The capacity row of issue 13: 5 000 subscribers offered 10 events/s each (50 000
+      // deliveries/s, more than any implementation sustains here) for 6 seconds; it measures what
+      // each delivers and how far behind it falls.
+      capacity: { subscribers: 5000, events: 60, intervalMs: 100 },
       idle: 5000,
-      churn: { total: 20_000, concurrency: 50 }
+      churn: { total: 20_000, concurrency: 50 },
+      scale: {
+        // 50 000 streams need at least 3 processes (20 000 descriptors each); 4 leave room for
+        // node:cluster handing one more than its share to a worker. The clients: 4 of 12 500.
+        runs: [{ name: 'scale-19000', streams: 19_000, workers: 1, clients: 2 }, { name: 'scale-50000', streams: 50_000, workers: 4, clients: 4 }],
+        keys: scaleKeys,
+        windowMs: 15_000,
+        baselineMs: 3000,
+        broadcasts: 3,
+        openTimeoutMs: 180_000
+      },
+      hub: {
+        burst: { count: 20_000, inFlight: 64 },
+        latency: { subscribers: 1000, events: 100, intervalMs: 20 },
+        replay: { events: 10_001, runs: 3 }
+      }
     }
 
-if (rounds !== undefined) config.rounds = rounds
-const implementations = allImplementations.filter(i => onlyImpls === undefined || onlyImpls.includes(i.key))
-
-// ---------------------------------------------------------------------------------------------
-// Processes and their IPC
-
-class Child {
-  constructor (file, args, env, execArgv) {
-    this.calls = new Map()
-    this.nextId = 0
-    this.proc = fork(file, args, { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file} did not start within 20 s`)), 20_000)
-      this.proc.on('message', message => {
-        if (message.ready) {
-          clearTimeout(timer)
-          resolve(message)
-          return
-        }
-        const call = this.calls.get(message.id)
-        if (call === undefined) return
-        this.calls.delete(message.id)
-        clearTimeout(call.timer)
-        if (message.error !== undefined) call.reject(new Error(message.error))
-        else call.resolve(message.result)
-      })
-      this.proc.on('exit', code => {
-        clearTimeout(timer)
-        reject(new Error(`${file} exited with ${code}`))
-        for (const call of this.calls.values()) call.reject(new Error(`${file} exited with ${code}`))
-        this.calls.clear()
-      })
-    })
-    this.exited = new Promise(resolve => this.proc.once('exit', resolve))
-  }
-
-  call (cmd, args = {}, timeoutMs = 60_000) {
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++
-      const timer = setTimeout(() => {
-        this.calls.delete(id)
-        reject(new Error(`${cmd} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.calls.set(id, { resolve, reject, timer })
-      this.proc.send({ id, cmd, ...args })
-    })
-  }
-
-  async stop () {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL')
-    await this.exited
-  }
+if (rounds !== undefined) {
+  config.rounds = rounds
+  config.scaleRounds = Math.min(config.scaleRounds, rounds)
 }
-
-function startServer (impl) {
-  return new Child(join(here, 'servers', impl.file), [], impl.env ?? {}, ['--expose-gc', '--no-warnings'])
-}
-
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
-
-async function waitFor (what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value.done) return value
-    if (Date.now() > deadline) return value
-    await sleep(50)
-  }
-}
-
-function cpuSeconds (before, after) {
-  return (after.user - before.user + after.system - before.system) / 1e6
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scenarios: each takes a started server and the client, returns one sample.
-
-// Runs per throughput sample, on the same server process; the sample is the run with the median
-// rate. A single run of 200 000 small events lasts well under a second, so one stray process on
-// a shared machine could decide it; the first run also pays for the JIT warming up.
-const THROUGHPUT_RUNS = 3
-
-async function throughput (server, port, client, size) {
-  const n = config.throughputEvents
-  const runs = []
-  for (let i = 0; i < THROUGHPUT_RUNS; i++) {
-    const cpu = await server.call('cpu')
-    const run = await client.call('throughput', { port, path: `/stream?n=${n}&size=${size}`, timeoutMs: 120_000 }, 130_000)
-    const serverCpu = cpuSeconds(cpu, await server.call('cpu'))
-    runs.push({
-      eventsPerSecond: n / (run.ms / 1000),
-      mbPerSecond: run.bytes / 1e6 / (run.ms / 1000),
-      serverCpuSeconds: serverCpu,
-      clientCpuSeconds: run.clientCpuSeconds,
-      seconds: run.ms / 1000,
-      frames: run.frames,
-      bytesPerEvent: run.bytes / n,
-      complete: run.frames >= n
-    })
-  }
-  runs.sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)
-  return { ...runs[runs.length >> 1], complete: runs.every(r => r.complete) }
-}
-
-async function subscribeAll (server, port, client, connections) {
-  await client.call('open', { port, path: '/sub', connections, timeoutMs: 60_000 }, 65_000)
-  // The client saw the headers; wait until the server has each subscriber in its broadcast set.
-  await waitFor('subscribers', async () => {
-    const { subscribers } = await server.call('alive')
-    return { done: subscribers >= connections, subscribers }
-  }, 20_000)
-}
-
-async function fanout (server, port, client, { subscribers, events, intervalMs }) {
-  try {
-    await subscribeAll(server, port, client, subscribers)
-    await sleep(200)
-    await client.call('arm', { expected: events })
-    const firstSent = Math.round((performance.timeOrigin + performance.now()) * 1000) + intervalMs * 1000
-    const cpu = await server.call('cpu')
-    await server.call('broadcast', { count: events, intervalMs, size: 'small' }, events * intervalMs + 30_000)
-    const result = await client.call('collect', { expected: events, firstSent, timeoutMs: 15_000 }, 30_000)
-    result.serverCpuSeconds = cpuSeconds(cpu, await server.call('cpu'))
-    return result
-  } finally {
-    await client.call('closeAll')
-  }
-}
-
-async function idle (server, port, client) {
-  const connections = config.idle
-  const before = await server.call('mem')
-  try {
-    await subscribeAll(server, port, client, connections)
-    await sleep(500)
-    const after = await server.call('mem')
-    return {
-      heapPerConnection: (after.heapUsed - before.heapUsed) / connections,
-      rssPerConnection: (after.rss - before.rss) / connections,
-      gc: after.gc
-    }
-  } finally {
-    await client.call('closeAll')
-  }
-}
-
-async function churn (server, port, client) {
-  const { total, concurrency } = config.churn
-  // A warm-up so code paths are compiled and lazily-created state exists before "before".
-  await client.call('churn', { port, path: '/one', total: 200, concurrency, timeoutMs: 10_000, cycleTimeoutMs: 5000 }, 15_000)
-  await waitFor('warm-up cleanup', async () => ({ done: (await server.call('alive')).alive === 0 }), 5000)
-  const before = await server.call('mem')
-  const run = await client.call('churn', { port, path: '/one', total, concurrency, timeoutMs: 120_000, cycleTimeoutMs: 5000 }, 130_000)
-  // Cleanup after a disconnect is asynchronous; give it a bounded moment.
-  const settled = await waitFor('cleanup', async () => {
-    const { alive } = await server.call('alive')
-    return { done: alive === 0, alive }
-  }, 5000)
-  const after = await server.call('mem')
-  return {
-    seconds: run.ms / 1000,
-    cyclesPerSecond: run.ok / (run.ms / 1000),
-    ok: run.ok,
-    failed: run.failed,
-    heapGrowth: after.heapUsed - before.heapUsed,
-    alive: settled.alive
-  }
-}
+const pick = list => list.filter(i => onlyImpls === undefined || onlyImpls.includes(i.key) || onlyImpls.includes(i.base))
+const implementations = pick(allImplementations)
+const byKey = Object.fromEntries(allImplementations.map(i => [i.key, i]))
 
 const scenarios = [
-  { name: 'throughput-small', withCeiling: true, run: (s, p, c) => throughput(s, p, c, 'small') },
-  { name: 'throughput-large', withCeiling: true, run: (s, p, c) => throughput(s, p, c, 'large') },
-  ...config.fanout.map(f => ({ name: `fanout-${f.subscribers}`, run: (s, p, c) => fanout(s, p, c, f) })),
-  { name: 'idle', run: idle },
-  { name: 'churn', run: churn }
+  { name: 'throughput-small', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'small') },
+  { name: 'throughput-large', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'large') },
+  ...config.fanout.map(f => ({ name: `fanout-${f.subscribers}`, impls: implementations, run: (ctx, i) => fanout(ctx, i, f) })),
+  {
+    name: 'capacity',
+    impls: implementations,
+    run: (ctx, i) => fanout(ctx, i, { ...config.capacity, drainMs: 60_000 })
+  },
+  { name: 'idle', impls: implementations, run: idle },
+  { name: 'churn', impls: implementations, run: churn },
+  {
+    name: 'processes',
+    redis: true,
+    impls: pick(processVariants),
+    run: (ctx, i) => fanout(ctx, i, { ...config.capacity, drainMs: 60_000 })
+  },
+  { name: 'hub', redis: true, impls: pick(hubVariants), run: hub },
+  ...config.scale.runs.map(s => ({
+    name: s.name,
+    redis: s.workers > 1,
+    scale: true,
+    impls: pick(config.scale.keys.map(k => s.workers > 1 ? clustered(k, s.workers) : byKey[k])),
+    run: (ctx, i) => scale(ctx, i, s)
+  }))
 ].filter(s => only === undefined || only.includes(s.name) || only.includes(s.name.split('-')[0]))
 
 // ---------------------------------------------------------------------------------------------
@@ -223,20 +120,18 @@ const samples = {} // samples[scenario][impl] = [sample, ...]
 const errors = []
 const serverNames = {} // what each server said it runs (e.g. whether the plugin used its hub)
 
-async function runOne (scenario, impl, client) {
-  const server = startServer(impl)
+async function runOne (scenario, impl, ctx) {
+  const load = loadavg()[0]
   try {
-    const { port, name } = await server.ready
-    serverNames[impl.key] = name
-    await sleep(100)
-    const sample = await scenario.run(server, port, client)
+    const sample = await scenario.run(ctx, impl)
+    // The 1-minute load average as the sample began: a loaded machine shows in the results.
+    sample.load = load
     ;((samples[scenario.name] ??= {})[impl.key] ??= []).push(sample)
     console.log(`  ${scenario.name.padEnd(18)} ${impl.key.padEnd(18)} ${brief(sample)}`)
   } catch (err) {
-    errors.push(`${scenario.name} / ${impl.key}: ${err.message.split('\n')[0]}`)
-    console.log(`  ${scenario.name.padEnd(18)} ${impl.key.padEnd(18)} FAILED: ${err.message.split('\n')[0]}`)
-  } finally {
-    await server.stop()
+    const reason = err.message.split('\n')[0]
+    errors.push({ scenario: scenario.name, impl: impl.key, reason })
+    console.log(`  ${scenario.name.padEnd(18)} ${impl.key.padEnd(18)} FAILED: ${reason}`)
   }
 }
 
@@ -247,28 +142,52 @@ function brief (sample) {
     .join(' ')
 }
 
+const machine = { cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform }
 const started = Date.now()
 const loadBefore = loadavg()
-const client = new Child(join(here, 'client.mjs'), [], {}, [])
-await client.ready
-console.log(`fastify-typed-sse bench: ${config.rounds} round(s)${quick ? ' (BENCH_QUICK)' : ''}`)
-for (let round = 0; round < config.rounds; round++) {
-  console.log(`round ${round + 1} of ${config.rounds}`)
-  for (const scenario of scenarios) {
-    // Alternate the order every round, so no implementation always runs first or last.
-    const order = implementations.slice(round % implementations.length).concat(implementations.slice(0, round % implementations.length))
-    if (round % 2 === 1) order.reverse()
-    if (scenario.withCeiling && (onlyImpls === undefined || onlyImpls.includes('ceiling'))) order.push(ceiling)
-    for (const impl of order) await runOne(scenario, impl, client)
+const partial = only !== undefined || onlyImpls !== undefined
+console.log(`fastify-typed-sse bench: ${config.rounds} round(s)${quick ? ' (BENCH_QUICK)' : ''}${partial ? `, only ${only ?? 'all scenarios'} / ${onlyImpls ?? 'all implementations'}` : ''}`)
+console.log(`  ${new Date().toISOString()}; ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGB} GB; Node ${machine.node}`)
+console.log(`  load average before: ${loadBefore.map(l => l.toFixed(2)).join(' ')}${loadBefore[0] > 0.5 ? ' (the machine is busy: compare within this run only)' : ''}`)
+
+// The scale scenarios split their streams over 4 load clients; the others use the first.
+const pool = new ClientPool(scenarios.some(s => s.scale) ? Math.max(...config.scale.runs.map(r => r.clients)) : 1)
+await pool.ready()
+const ctx = { config, pool, redis: undefined, redisError: undefined, onName: (key, name) => { serverNames[key] = name } }
+if (scenarios.some(s => s.redis)) {
+  try {
+    ctx.redis = await RedisServer.start()
+    console.log(`  redis-server of this run on port ${ctx.redis.port}`)
+  } catch (err) {
+    ctx.redisError = err.message
+    console.log(`  no Redis: ${err.message}; the scenarios that need it fail`)
   }
 }
-await client.stop()
+
+try {
+  for (let round = 0; round < config.rounds; round++) {
+    console.log(`round ${round + 1} of ${config.rounds}`)
+    for (const scenario of scenarios) {
+      if (scenario.scale && round >= config.scaleRounds) continue
+      // Alternate the order every round, so no implementation always runs first or last.
+      const impls = scenario.impls
+      const order = impls.slice(round % impls.length).concat(impls.slice(0, round % impls.length))
+      if (round % 2 === 1) order.reverse()
+      if (scenario.withCeiling && (onlyImpls === undefined || onlyImpls.includes('ceiling'))) order.push(ceiling)
+      for (const impl of order) await runOne(scenario, impl, ctx)
+    }
+  }
+} finally {
+  await pool.stop()
+  await ctx.redis?.stop()
+}
 const minutes = (Date.now() - started) / 60_000
 const loadAfter = loadavg()
-console.log(`done in ${minutes.toFixed(1)} min`)
+console.log(`done in ${minutes.toFixed(1)} min; load average after: ${loadAfter.map(l => l.toFixed(2)).join(' ')}`)
 
 // ---------------------------------------------------------------------------------------------
-// Results: every sample to results.json, the tables to RESULTS.md (report.mjs renders them).
+// Results: every sample to results.json, the tables to RESULTS.md (report.mjs renders them). A
+// quick or partial run writes its own files, so it never replaces the full run's.
 
 const results = {
   date: new Date().toISOString(),
@@ -276,14 +195,16 @@ const results = {
   quick,
   config,
   throughputRuns: THROUGHPUT_RUNS,
-  machine: { cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  machine,
   load: { before: loadBefore, after: loadAfter },
   implementations: implementations.map(i => i.key),
   only: only ?? null,
+  onlyImpls: onlyImpls ?? null,
   serverNames,
   samples,
   errors
 }
-writeFileSync(join(here, quick ? 'results.quick.json' : 'results.json'), JSON.stringify(results, null, 2) + '\n')
-writeFileSync(join(here, quick ? 'RESULTS.quick.md' : 'RESULTS.md'), render(results))
-console.log(`wrote ${quick ? 'bench/RESULTS.quick.md' : 'bench/RESULTS.md'}`)
+const suffix = quick ? '.quick' : partial ? '.partial' : ''
+writeFileSync(join(here, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n')
+writeFileSync(join(here, `RESULTS${suffix}.md`), render(results))
+console.log(`wrote bench/RESULTS${suffix}.md`)

@@ -4,7 +4,7 @@
 // server sends the same frames. better-sse writes without waiting for 'drain'.
 import { createChannel, createSession } from 'better-sse'
 import Fastify from 'fastify'
-import { counters, HEARTBEAT_MS, makeEvent, serve, streamParams } from './shared.mjs'
+import { counters, HEARTBEAT_MS, listenPort, makeEvent, serve, streamParams } from './shared.mjs'
 
 const app = Fastify()
 
@@ -40,5 +40,5 @@ function broadcast (data) {
   channel.broadcast(data, 'message')
 }
 
-await app.listen({ port: 0, host: '127.0.0.1' })
+await app.listen({ port: listenPort, host: '127.0.0.1' })
 serve({ name: 'better-sse', port: app.server.address().port, broadcast })

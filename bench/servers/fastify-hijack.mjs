@@ -2,7 +2,7 @@
 // through Fastify costs before any SSE library does anything.
 import Fastify from 'fastify'
 import { broadcast, one, stream, subscribe } from './handwritten.mjs'
-import { serve } from './shared.mjs'
+import { listenPort, serve } from './shared.mjs'
 
 const app = Fastify()
 app.get('/stream', (request, reply) => {
@@ -17,5 +17,5 @@ app.get('/one', (request, reply) => {
   reply.hijack()
   one(reply.raw)
 })
-await app.listen({ port: 0, host: '127.0.0.1' })
+await app.listen({ port: listenPort, host: '127.0.0.1' })
 serve({ name: 'fastify hijack', port: app.server.address().port, broadcast })

@@ -3,7 +3,7 @@
 // It has no heartbeat option, so the idle route sends its own comment on a timer.
 import Fastify from 'fastify'
 import { FastifySSEPlugin } from 'fastify-sse-v2'
-import { counters, HEARTBEAT_MS, makeEvent, serve, streamParams } from './shared.mjs'
+import { counters, HEARTBEAT_MS, listenPort, makeEvent, serve, streamParams } from './shared.mjs'
 
 const app = Fastify()
 await app.register(FastifySSEPlugin, { retryDelay: false })
@@ -47,5 +47,5 @@ function broadcast (data) {
   for (const reply of replies) reply.sse({ data: text })
 }
 
-await app.listen({ port: 0, host: '127.0.0.1' })
+await app.listen({ port: listenPort, host: '127.0.0.1' })
 serve({ name: 'fastify-sse-v2', port: app.server.address().port, broadcast })

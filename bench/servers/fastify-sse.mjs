@@ -2,7 +2,7 @@
 // iterable (it waits for 'drain'), and reply.sse.send() of single messages to broadcast.
 import fastifySse from '@fastify/sse'
 import Fastify from 'fastify'
-import { counters, HEARTBEAT_MS, makeEvent, serve, streamParams } from './shared.mjs'
+import { counters, HEARTBEAT_MS, listenPort, makeEvent, serve, streamParams } from './shared.mjs'
 
 const app = Fastify()
 await app.register(fastifySse, { heartbeatInterval: HEARTBEAT_MS })
@@ -47,5 +47,5 @@ function broadcast (data) {
   for (const reply of replies) reply.sse.send({ data }).catch(() => {})
 }
 
-await app.listen({ port: 0, host: '127.0.0.1' })
+await app.listen({ port: listenPort, host: '127.0.0.1' })
 serve({ name: '@fastify/sse', port: app.server.address().port, broadcast })

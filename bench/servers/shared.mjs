@@ -37,9 +37,11 @@ const items = Array.from({ length: 12 }, (_, i) => ({
   active: i % 2 === 0
 }))
 
-/** Builds event `seq` of the given size; a new object each time, as a real source would. */
-export function makeEvent (size, seq) {
-  const ts = nowMicros()
+/**
+ * Builds event `seq` of the given size; a new object each time, as a real source would. `ts` is
+ * when it was due to be sent (now, unless a broadcast that fell behind schedule catches up).
+ */
+export function makeEvent (size, seq, ts = nowMicros()) {
   return size === 'large'
     ? { seq, ts, kind: 'catalogue', items }
     : { seq, ts, kind: 'tick', ok: true }
@@ -53,8 +55,18 @@ export function streamParams (url) {
   return { n, size }
 }
 
-/** Heartbeat interval of the idle and fan-out routes: on, but longer than a measurement. */
-export const HEARTBEAT_MS = 15_000
+/**
+ * The port to listen on: 0 (any) for one process; under node:cluster the primary picks one and
+ * every worker listens on it (see cluster.mjs).
+ */
+export const listenPort = Number(process.env.BENCH_PORT ?? 0)
+
+/**
+ * Heartbeat interval of the idle and fan-out routes: on, but longer than a measurement. The scale
+ * scenarios measure what the heartbeats cost at this interval; only their BENCH_QUICK smoke run
+ * shortens it (BENCH_HEARTBEAT_MS), so that a short window still sees one per stream.
+ */
+export const HEARTBEAT_MS = Number(process.env.BENCH_HEARTBEAT_MS ?? 15_000)
 
 /**
  * Counters read by the runner. `alive` counts per-connection sources (generators, sessions,
@@ -99,10 +111,50 @@ export function aborted (signal) {
 }
 
 /**
- * Connects the server to the runner: reports the port, then answers its commands.
- * `broadcast(event)` sends one event to every subscriber.
+ * Sends `count` events, one every `intervalMs`, to `send`. Each event carries the time it was due
+ * (not the time the timer fired): when the process is too busy to keep the schedule, the late
+ * events go out at once on the next turn, and their latency includes the wait. A server that
+ * falls behind is thus measured against the rate offered, not a rate it slowed down to.
  */
-export function serve ({ name, port, broadcast }) {
+function schedule ({ count, intervalMs, size }, send) {
+  return new Promise(resolve => {
+    const start = nowMicros()
+    let seq = 0
+    const tick = () => {
+      const now = nowMicros()
+      while (seq < count) {
+        const due = start + (seq + 1) * intervalMs * 1000
+        if (due > now) break
+        send(makeEvent(size, seq++, due))
+      }
+      if (seq >= count) resolve({ sent: seq })
+      else setTimeout(tick, Math.max(0, (start + (seq + 1) * intervalMs * 1000 - nowMicros()) / 1000))
+    }
+    setTimeout(tick, intervalMs)
+  })
+}
+
+/**
+ * With BENCH_PUBSUB=redis://…, a server that runs as one of several processes (node:cluster)
+ * hears of each broadcast through a Redis channel, the way users connect the processes of a
+ * library that has no cross-process hub of its own: every process subscribes and broadcasts
+ * what it hears to its own subscribers; the process told to broadcast publishes.
+ */
+async function pubsub (url, broadcast) {
+  const { Redis } = await import('ioredis')
+  const sub = new Redis(url)
+  const pub = new Redis(url)
+  await sub.subscribe('bench')
+  sub.on('message', (channel, message) => broadcast(JSON.parse(message)))
+  return data => { pub.publish('bench', JSON.stringify(data)) }
+}
+
+/**
+ * Connects the server to the runner: reports the port, then answers its commands.
+ * `broadcast(event)` sends one event to every subscriber; `commands` adds a server's own.
+ */
+export async function serve ({ name, port, broadcast, commands: own = {} }) {
+  const send = process.env.BENCH_PUBSUB ? await pubsub(process.env.BENCH_PUBSUB, broadcast) : broadcast
   const commands = {
     cpu: () => process.cpuUsage(),
     alive: () => ({ ...counters }),
@@ -113,16 +165,8 @@ export function serve ({ name, port, broadcast }) {
       const { heapUsed, rss } = process.memoryUsage()
       return { heapUsed, rss, gc: typeof globalThis.gc === 'function' }
     },
-    broadcast: ({ count, intervalMs, size }) => new Promise(resolve => {
-      let seq = 0
-      const timer = setInterval(() => {
-        broadcast(makeEvent(size, seq++))
-        if (seq >= count) {
-          clearInterval(timer)
-          resolve({ sent: seq })
-        }
-      }, intervalMs)
-    })
+    broadcast: options => schedule(options, send),
+    ...own
   }
   process.on('message', async (message) => {
     const command = commands[message.cmd]
@@ -135,5 +179,5 @@ export function serve ({ name, port, broadcast }) {
   })
   // The runner going away must not leave servers behind.
   process.on('disconnect', () => process.exit(0))
-  process.send({ ready: true, name, port })
+  process.send({ ready: true, name: process.env.BENCH_PUBSUB ? `${name}, Redis pub/sub between processes` : name, port })
 }

@@ -1,16 +1,24 @@
 // This plugin, fastify-typed-sse, compiled from ../src into node_modules by run.sh. Every event is
 // checked against its TypeBox schema and serialized by fast-json-stringify; VALIDATE=0 turns
-// the check off (the serializers stay).
+// the check off (the serializers stay). HUB_REDIS=redis://… puts the hub on Redis (KEY_PREFIX
+// names the run's streams, so instances of one run share topics and runs do not); RETAIN sets how
+// many events a topic keeps for replay, QUEUE_SIZE how many a subscriber may have queued.
 import Fastify from 'fastify'
 import ssePlugin from 'fastify-typed-sse'
-import { aborted, counters, HEARTBEAT_MS, Inbox, LargeEvent, makeEvent, serve, SmallEvent, streamParams } from './shared.mjs'
+import { aborted, counters, HEARTBEAT_MS, Inbox, LargeEvent, listenPort, makeEvent, serve, SmallEvent, streamParams } from './shared.mjs'
 
 const validate = process.env.VALIDATE !== '0'
 const small = { message: SmallEvent }
 const large = { message: LargeEvent }
+const redis = process.env.HUB_REDIS || undefined
+const hub = {
+  ...(redis === undefined ? {} : { redis, keyPrefix: process.env.KEY_PREFIX ?? 'bench:' }),
+  ...(process.env.RETAIN === undefined ? {} : { retain: Number(process.env.RETAIN) }),
+  ...(process.env.QUEUE_SIZE === undefined ? {} : { queueSize: Number(process.env.QUEUE_SIZE) })
+}
 
 const app = Fastify()
-await app.register(ssePlugin, { validate, heartbeatInterval: HEARTBEAT_MS })
+await app.register(ssePlugin, { validate, heartbeatInterval: HEARTBEAT_MS, hub })
 
 app.get('/stream', (request, reply) => {
   const { n, size } = streamParams(request.url)
@@ -62,10 +70,45 @@ app.get('/one', { sse: { events: small } }, async function * (request, reply, { 
   }
 })
 
+// A failed publish is counted (the runner reports it) rather than only logged.
+let publishFailures = 0
 function broadcast (data) {
-  if (topic !== undefined) topic.publish({ data }).catch(err => app.log.error(err))
+  if (topic !== undefined) topic.publish({ data }).catch(() => { publishFailures++ })
   else for (const inbox of inboxes) inbox.push(data)
 }
 
-await app.listen({ port: 0, host: '127.0.0.1' })
-serve({ name: `fastify-typed-sse${validate ? '' : ', validate: false'}${topic === undefined ? '' : ', hub'}`, port: app.server.address().port, broadcast })
+/**
+ * Publishes `count` events as fast as the topic stores them, at most `inFlight` at a time (as
+ * many request handlers publishing at once would). Resolves with the time taken, the CPU spent,
+ * and the first and last ids.
+ */
+async function publishBurst ({ count, inFlight }) {
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  let seq = 0
+  let firstId
+  let lastId
+  const worker = async () => {
+    while (seq < count) {
+      const mine = seq++
+      const id = await topic.publish({ data: makeEvent('small', mine) })
+      if (mine === 0) firstId = id
+      if (mine === count - 1) lastId = id
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker))
+  const used = process.cpuUsage(cpu)
+  return { ms: performance.now() - started, cpuSeconds: (used.user + used.system) / 1e6, firstId, lastId }
+}
+
+await app.listen({ port: listenPort, host: '127.0.0.1' })
+const name = `fastify-typed-sse${validate ? '' : ', validate: false'}${topic === undefined ? '' : redis === undefined ? ', memory hub' : ', Redis hub'}`
+await serve({
+  name,
+  port: app.server.address().port,
+  broadcast,
+  commands: {
+    publishBurst,
+    publishFailures: () => ({ publishFailures })
+  }
+})
