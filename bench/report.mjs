@@ -1,10 +1,11 @@
-// Turns results.json into RESULTS.md: medians over the rounds, the targets of issue 5 checked on
-// them, and a headline table for the README. `node bench/report.mjs` re-renders RESULTS.md from
-// the last results.json without running anything.
+// Turns results.json into RESULTS.md: medians over the rounds, the targets of issues 5 and 13
+// checked on them, and a headline table for the README. `node bench/report.mjs` re-renders
+// RESULTS.md from the last results.json without running anything (or `node bench/report.mjs
+// bench/results.quick.json` the quick run's).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allImplementations, ceiling } from './implementations.mjs'
+import { allImplementations, ceiling, clustered, hubVariants, processVariants } from './implementations.mjs'
 
 function median (values) {
   const sorted = values.filter(v => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b)
@@ -13,13 +14,16 @@ function median (values) {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/** Not a figure: missing (an older results.json, a failed sample) or not a number. */
+const none = v => typeof v !== 'number' || !Number.isFinite(v)
+
 const fmt = {
-  int: v => Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'),
-  f1: v => Number.isNaN(v) ? '–' : v.toFixed(1),
-  f2: v => Number.isNaN(v) ? '–' : v.toFixed(2),
-  kb: v => Number.isNaN(v) ? '–' : (v / 1024).toFixed(1),
-  mb: v => Number.isNaN(v) ? '–' : (v / 1024 / 1024).toFixed(2),
-  pct: v => Number.isNaN(v) ? '–' : `${Math.round(v * 100)}%`
+  int: v => none(v) ? '–' : Math.round(v).toLocaleString('en-US'),
+  f1: v => none(v) ? '–' : v.toFixed(1),
+  f2: v => none(v) ? '–' : v.toFixed(2),
+  kb: v => none(v) ? '–' : (v / 1024).toFixed(1),
+  mb: v => none(v) ? '–' : (v / 1024 / 1024).toFixed(2),
+  pct: v => none(v) ? '–' : `${Math.round(v * 100)}%`
 }
 
 function table (header, rows) {
@@ -33,35 +37,82 @@ export function render (results) {
   const { samples, config } = results
   const implementations = allImplementations.filter(i => results.implementations?.includes(i.key) ?? true)
   const peers = implementations.filter(i => i.peer)
-  const med = (scenario, impl, field) => median((samples[scenario]?.[impl] ?? []).map(s => s[field]))
-  const all = (scenario, impl, field) => (samples[scenario]?.[impl] ?? []).map(s => s[field])
-  const ran = (scenario, impl) => (samples[scenario]?.[impl.key] ?? []).length > 0
-  const bigFanout = `fanout-${config.fanout.at(-1).subscribers}`
+  const list = (scenario, key) => samples[scenario]?.[key] ?? []
+  const med = (scenario, key, field) => median(list(scenario, key).map(s => s[field]))
+  const all = (scenario, key, field) => list(scenario, key).map(s => s[field])
+  const worst = (scenario, key, field) => String(Math.max(0, ...all(scenario, key, field).filter(v => typeof v === 'number')))
+  const ran = (scenario, impl) => list(scenario, impl.key).length > 0
+  // Errors were strings before the scale scenarios; now { scenario, impl, reason }.
+  const errors = (results.errors ?? []).map(e => typeof e === 'string' ? { scenario: e.split(' / ')[0], impl: e.split(' / ')[1]?.split(':')[0], reason: e } : e)
+  const failures = (scenario, key) => errors.filter(e => e.scenario === scenario && e.impl === key)
+  /** Implementations that ran or failed in `scenario`: a peer that did not survive keeps its row. */
+  const shown = (scenario, impls) => impls.filter(i => ran(scenario, i) || failures(scenario, i.key).length > 0)
+  /** The cells of a row whose implementation failed every round: the first reason, then blanks. */
+  const failedRow = (scenario, impl, width) => {
+    const reason = failures(scenario, impl.key)[0]?.reason ?? 'failed'
+    return [impl.label, `**did not finish**: ${reason.replace(/\|/g, '/')}`, ...Array(width - 2).fill('')]
+  }
+  const fanoutConfig = config.fanout ?? []
+  const bigFanout = fanoutConfig.length === 0 ? undefined : `fanout-${fanoutConfig.at(-1).subscribers}`
+  const loadOf = scenario => {
+    const loads = Object.values(samples[scenario] ?? {}).flat().map(s => s.load).filter(v => typeof v === 'number')
+    if (loads.length === 0) return ''
+    return `\n\nLoad average (1 min) as its samples began: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`
+  }
 
   function throughputTable (scenario) {
     const rows = [...implementations, ceiling].filter(i => ran(scenario, i)).map(i => [
       i.label,
       fmt.int(med(scenario, i.key, 'eventsPerSecond')),
       fmt.f1(med(scenario, i.key, 'mbPerSecond')),
+      fmt.f2(med(scenario, i.key, 'cpuPerEvent')),
       fmt.f2(med(scenario, i.key, 'serverCpuSeconds')),
       fmt.f2(med(scenario, i.key, 'clientCpuSeconds')),
       fmt.int(med(scenario, i.key, 'bytesPerEvent')),
       all(scenario, i.key, 'complete').every(Boolean) ? 'yes' : '**no**'
     ])
-    return table(['implementation', 'events/s', 'MB/s', 'server CPU s', 'client CPU s', 'bytes/event', 'all events'], rows)
+    return table(['implementation', 'events/s', 'MB/s', 'server CPU µs/event', 'server CPU s', 'client CPU s', 'bytes/event', 'all events'], rows)
   }
 
-  function fanoutTable (scenario) {
-    const rows = implementations.filter(i => ran(scenario, i)).map(i => [
-      i.label,
-      fmt.int(med(scenario, i.key, 'eventsPerSecond')),
-      fmt.f1(med(scenario, i.key, 'p50')),
-      fmt.f1(med(scenario, i.key, 'p99')),
-      fmt.f1(med(scenario, i.key, 'max')),
-      String(Math.max(...all(scenario, i.key, 'lost'))),
-      fmt.f2(med(scenario, i.key, 'serverCpuSeconds'))
-    ])
-    return table(['implementation', 'delivered events/s', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'server CPU s'], rows)
+  function fanoutTable (scenario, impls = implementations, extra = false) {
+    const width = extra ? 12 : 9
+    const rows = shown(scenario, impls).map(i => !ran(scenario, i)
+      ? failedRow(scenario, i, width)
+      : [
+          i.label,
+          fmt.int(med(scenario, i.key, 'eventsPerSecond')),
+          fmt.f1(med(scenario, i.key, 'p50')),
+          fmt.f1(med(scenario, i.key, 'p99')),
+          fmt.f1(med(scenario, i.key, 'max')),
+          worst(scenario, i.key, 'lost'),
+          worst(scenario, i.key, 'closedByServer'),
+          fmt.f1(med(scenario, i.key, 'cpuPerDelivery')),
+          fmt.f2(med(scenario, i.key, 'serverCpuSeconds')),
+          ...(extra
+            ? [fmt.f2(med(scenario, i.key, 'redisCpuSeconds')), fmt.f2(med(scenario, i.key, 'clientCpuSeconds')), fmt.f2(med(scenario, i.key, 'coresBusy'))]
+            : [])
+        ])
+    return table(['implementation', 'delivered events/s', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s',
+      ...(extra ? ['Redis CPU s', 'client CPU s', 'cores busy'] : [])], rows)
+  }
+
+  function capacityTable () {
+    const raw = med('capacity', 'node-http', 'eventsPerSecond')
+    const rows = shown('capacity', implementations).map(i => !ran('capacity', i)
+      ? failedRow('capacity', i, 10)
+      : [
+          i.label,
+          fmt.int(med('capacity', i.key, 'eventsPerSecond')),
+          fmt.pct(med('capacity', i.key, 'eventsPerSecond') / raw),
+          fmt.f1(med('capacity', i.key, 'p50')),
+          fmt.f1(med('capacity', i.key, 'p99')),
+          fmt.f1(med('capacity', i.key, 'max')),
+          worst('capacity', i.key, 'lost'),
+          worst('capacity', i.key, 'closedByServer'),
+          fmt.f1(med('capacity', i.key, 'cpuPerDelivery')),
+          fmt.f2(med('capacity', i.key, 'serverCpuSeconds'))
+        ])
+    return table(['implementation', 'delivered events/s', 'of node:http', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s'], rows)
   }
 
   function idleTable () {
@@ -79,10 +130,96 @@ export function render (results) {
       fmt.f2(med('churn', i.key, 'seconds')),
       fmt.int(med('churn', i.key, 'cyclesPerSecond')),
       fmt.mb(med('churn', i.key, 'heapGrowth')),
-      String(Math.max(...all('churn', i.key, 'alive'))),
-      String(Math.max(...all('churn', i.key, 'failed')))
+      worst('churn', i.key, 'alive'),
+      worst('churn', i.key, 'failed')
     ])
     return table(['implementation', 'seconds', 'cycles/s', 'heap growth MB (after GC)', 'sources alive after (worst)', 'failed cycles (worst)'], rows)
+  }
+
+  /**
+   * Validation cost per round, from the server's CPU time per event (typed against
+   * `validate: false`, same round) and, for comparison, from the rate (wall time).
+   */
+  function validationCost () {
+    const on = list('throughput-small', 'typed')
+    const off = list('throughput-small', 'typed-novalidate')
+    const rounds = []
+    for (let r = 0; r < Math.min(on.length, off.length); r++) {
+      rounds.push({ cpu: on[r].cpuPerEvent / off[r].cpuPerEvent - 1, wall: 1 - on[r].eventsPerSecond / off[r].eventsPerSecond, on: on[r], off: off[r] })
+    }
+    const cpu = rounds.map(r => r.cpu).filter(v => !Number.isNaN(v))
+    const wall = rounds.map(r => r.wall)
+    return {
+      rounds,
+      cost: median(cpu),
+      spread: cpu.length === 0 ? NaN : Math.max(...cpu) - Math.min(...cpu),
+      wallCost: median(wall),
+      wallSpread: wall.length === 0 ? NaN : Math.max(...wall) - Math.min(...wall)
+    }
+  }
+
+  function validationTable () {
+    const v = validationCost()
+    const rows = v.rounds.map((r, i) => [
+      `round ${i + 1}`,
+      fmt.f2(r.on.cpuPerEvent),
+      fmt.f2(r.off.cpuPerEvent),
+      fmt.pct(r.cpu),
+      fmt.int(r.on.eventsPerSecond),
+      fmt.int(r.off.eventsPerSecond),
+      fmt.pct(r.wall)
+    ])
+    rows.push(['**median** (spread)', '', '', `**${fmt.pct(v.cost)}** (${fmt.pct(v.spread)})`, '', '', `${fmt.pct(v.wallCost)} (${fmt.pct(v.wallSpread)})`])
+    return table(['round', 'typed CPU µs/event', '`validate: false` CPU µs/event', 'cost (CPU time)', 'typed events/s', '`validate: false` events/s', 'cost (wall time)'], rows) +
+      '\n\nThe cost is measured on the server\'s CPU time per event (median of the sample\'s runs), each round comparing the two servers of that round; the spread is the largest minus the smallest round. The wall-time figures are shown for comparison: on a shared machine their spread is larger.'
+  }
+
+  function processesTable () {
+    return fanoutTable('processes', processVariants, true)
+  }
+
+  function hubTable () {
+    const rows = shown('hub', hubVariants).map(i => !ran('hub', i)
+      ? failedRow('hub', i, 13)
+      : [
+          i.label,
+          fmt.int(med('hub', i.key, 'publishesPerSecond')),
+          fmt.f1(med('hub', i.key, 'cpuPerPublish')),
+          fmt.f1(med('hub', i.key, 'redisCpuPerPublish')),
+          worst('hub', i.key, 'burstLost'),
+          fmt.f1(med('hub', i.key, 'p50')),
+          fmt.f1(med('hub', i.key, 'p99')),
+          fmt.f1(med('hub', i.key, 'max')),
+          worst('hub', i.key, 'lost'),
+          fmt.f1(med('hub', i.key, 'replayMs')),
+          fmt.f1(med('hub', i.key, 'replayCpuMs')),
+          worst('hub', i.key, 'replayOutOfOrder'),
+          worst('hub', i.key, 'publishFailures')
+        ])
+    return table(['hub', 'publishes/s', 'server CPU µs/publish', 'Redis CPU µs/publish', 'burst events lost', 'publish→delivery p50 ms', 'p99 ms', 'max ms', 'lost', `replay of ${fmt.int((config.hub?.replay.events ?? 1) - 1)}: ms`, 'replay: server CPU ms', 'replayed out of order', 'failed publishes'], rows)
+  }
+
+  function scaleTable (run) {
+    const impls = (config.scale.keys ?? []).map(k => run.workers > 1 ? clustered(k, run.workers) : allImplementations.find(i => i.key === k)).filter(Boolean)
+    const rows = shown(run.name, impls).map(i => !ran(run.name, i)
+      ? failedRow(run.name, i, 13)
+      : [
+          i.label,
+          list(run.name, i.key).at(-1).streamsPerProcess.map(n => n.toLocaleString('en-US')).join(' / '),
+          fmt.f1(med(run.name, i.key, 'openSeconds')),
+          fmt.int(med(run.name, i.key, 'opensPerSecond')),
+          fmt.kb(med(run.name, i.key, 'heapPerStream')),
+          fmt.kb(med(run.name, i.key, 'rssPerStream')),
+          fmt.int(med(run.name, i.key, 'heartbeatCpuMs')),
+          fmt.f1(med(run.name, i.key, 'cpuPerHeartbeat')),
+          fmt.int(med(run.name, i.key, 'heartbeatsSeen')),
+          fmt.f1(med(run.name, i.key, 'p50')),
+          fmt.f1(med(run.name, i.key, 'p99')),
+          fmt.f1(med(run.name, i.key, 'max')),
+          `${worst(run.name, i.key, 'lost')} / ${worst(run.name, i.key, 'closedByServer')}`
+        ])
+    const interval = (config.scale.heartbeatMs ?? 15_000) / 1000
+    return table(['implementation', 'streams per process', 'open all: s', 'opened/s', 'heap KB/stream', 'RSS KB/stream', `heartbeat CPU ms per ${interval} s`, 'CPU µs/heartbeat', 'heartbeats seen', 'broadcast p50 ms', 'p99 ms', 'max ms', 'lost / ended (worst)'], rows)
   }
 
   /** One line per implementation, the figures the README quotes. */
@@ -91,11 +228,13 @@ export function render (results) {
       i.label,
       fmt.int(med('throughput-small', i.key, 'eventsPerSecond')),
       fmt.int(med('throughput-large', i.key, 'eventsPerSecond')),
-      fmt.f1(med(bigFanout, i.key, 'p99')),
+      bigFanout === undefined ? '–' : fmt.f1(med(bigFanout, i.key, 'p99')),
+      `${fmt.int(med('capacity', i.key, 'eventsPerSecond'))} (${fmt.f1(med('capacity', i.key, 'p99'))} ms)`,
       fmt.kb(med('idle', i.key, 'heapPerConnection')),
       fmt.int(med('churn', i.key, 'cyclesPerSecond'))
     ])
-    return table(['implementation', 'small events/s', '1 KB events/s', `fan-out p99 ms (${config.fanout.at(-1).subscribers})`, 'idle heap KB/conn', 'churn cycles/s'], rows)
+    return table(['implementation', 'small events/s', '1 KB events/s', `fan-out p99 ms (${fanoutConfig.at(-1)?.subscribers ?? '–'})`,
+      `capacity: delivered/s (p99) at ${fmt.int((config.capacity?.subscribers ?? 0) * 1000 / (config.capacity?.intervalMs ?? 1))} offered`, 'idle heap KB/conn', 'churn cycles/s'], rows)
   }
 
   function targets () {
@@ -112,69 +251,87 @@ export function render (results) {
       const ours = med(scenario, 'typed', 'eventsPerSecond')
       const peer = best(scenario, 'eventsPerSecond', (a, b) => a > b)
       const raw = med(scenario, 'node-http', 'eventsPerSecond')
-      check(ours >= 1.5 * peer.v, `throughput, ${what}: ${(ours / peer.v).toFixed(2)}x the best peer (${peer.label}); target 1.5x`)
+      check(ours >= 1.5 * peer.v, `throughput, ${what}, typed and validated: ${(ours / peer.v).toFixed(2)}x the best peer (${peer.label}); target 1.5x`)
       check(ours >= 0.8 * raw, `throughput, ${what}: ${fmt.pct(ours / raw)} of node:http by hand; target 80%`)
     }
     if (samples['throughput-small'] !== undefined) {
-      const on = med('throughput-small', 'typed', 'eventsPerSecond')
-      const off = med('throughput-small', 'typed-novalidate', 'eventsPerSecond')
-      const cost = on >= off
-        ? `validation costs nothing measurable: ${fmt.int(on)} events/s with it, ${fmt.int(off)} without (the difference is run-to-run spread)`
-        : `validation costs ${fmt.pct(1 - on / off)} of small-event throughput (${fmt.int(on)} against ${fmt.int(off)} events/s)`
-      check(1 - on / off < 0.15, `${cost}; target under 15%`)
+      const v = validationCost()
+      const conclusive = v.spread < v.cost ? 'the spread between rounds is smaller than the cost' : '**the spread between rounds is not smaller than the cost: inconclusive**'
+      check(v.cost < 0.15, `validation costs ${fmt.pct(v.cost)} of the server's CPU time per small event (rounds spread over ${fmt.pct(v.spread)}; ${conclusive}); by wall time ${fmt.pct(v.wallCost)} (spread ${fmt.pct(v.wallSpread)}); target under 15%`)
     }
-    if (samples[bigFanout] !== undefined) {
+    if (bigFanout !== undefined && samples[bigFanout] !== undefined) {
+      const n = fanoutConfig.at(-1).subscribers
       const ours = med(bigFanout, 'typed', 'p99')
       const peer = best(bigFanout, 'p99', (a, b) => a < b)
-      check(ours <= peer.v, `fan-out p99 at ${config.fanout.at(-1).subscribers} subscribers: ${fmt.f1(ours)} ms against the best peer's ${fmt.f1(peer.v)} ms (${peer.label})`)
+      const raw = med(bigFanout, 'node-http', 'p99')
+      check(ours <= peer.v, `fan-out p99 at ${n} subscribers: ${fmt.f1(ours)} ms against the best peer's ${fmt.f1(peer.v)} ms (${peer.label})`)
+      check(ours <= 1.1 * raw, `fan-out p99 at ${n} subscribers: ${(ours / raw).toFixed(2)}x node:http by hand (${fmt.f1(raw)} ms); target 1.1x`)
     }
     if (samples.idle !== undefined) {
       const ours = med('idle', 'typed', 'heapPerConnection')
       const floor = med('idle', 'fastify-hijack', 'heapPerConnection')
       check(ours <= floor + 2048, `idle heap per connection: ${fmt.kb(ours)} KB against plain Fastify's ${fmt.kb(floor)} KB + 2 KB`)
     }
+    if (samples.capacity !== undefined) {
+      const ours = med('capacity', 'typed', 'eventsPerSecond')
+      const raw = med('capacity', 'node-http', 'eventsPerSecond')
+      const peer = best('capacity', 'eventsPerSecond', (a, b) => a > b)
+      check(ours >= 0.95 * raw, `fan-out capacity: ${fmt.int(ours)} delivered/s (p99 ${fmt.f1(med('capacity', 'typed', 'p99'))} ms), ${fmt.pct(ours / raw)} of node:http by hand (${fmt.int(raw)}/s, p99 ${fmt.f1(med('capacity', 'node-http', 'p99'))} ms); target 95%`)
+      check(ours > peer.v, `fan-out capacity: ahead of every peer; the best, ${peer.label}, delivered ${fmt.int(peer.v)}/s (p99 ${fmt.f1(med('capacity', peers.find(p => p.label === peer.label)?.key, 'p99'))} ms)`)
+    }
     return lines.join('\n')
   }
 
   // A section only for the scenarios that ran (BENCH_ONLY runs a few).
-  const section = (scenario, title, body) => samples[scenario] === undefined ? '' : `## ${title}\n\n${body()}\n\n`
+  const section = (scenario, title, body) => samples[scenario] === undefined && errors.every(e => e.scenario !== scenario)
+    ? ''
+    : `## ${title}\n\n${body()}${loadOf(scenario)}\n\n`
   const { machine, load } = results
   const date = results.date.replace('T', ' ').slice(0, 16) + ' UTC'
   const n = config.throughputEvents.toLocaleString('en-US')
+  const cap = config.capacity
+  const hub = config.hub
+  const scaleRuns = config.scale?.runs ?? []
+  const busy = load.before[0] > 0.5 || load.after[0] > 2.5
   return `# Benchmark results
 
-Written by \`npm run bench\` (bench/run.mjs; method in [README.md](README.md))${results.quick ? ' with **BENCH_QUICK=1: a smoke run, not for comparison**' : ''}${results.only ? ` with BENCH_ONLY=${results.only.join(',')}: only those scenarios ran` : ''}.
+Written by \`npm run bench\` (bench/run.mjs; method in [README.md](README.md))${results.quick ? ' with **BENCH_QUICK=1: a smoke run, not for comparison**' : ''}${results.only ? ` with BENCH_ONLY=${results.only.join(',')}: only those scenarios ran` : ''}${results.onlyImpls ? ` with BENCH_IMPLS=${results.onlyImpls.join(',')}` : ''}.
 
 - Date: ${date}; the run took ${results.minutes.toFixed(1)} minutes.
 - Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGB} GB; Node ${machine.node}, ${machine.platform}.
-- ${config.rounds} round(s), implementations in a rotated order, reversed every other round; medians of the rounds shown.
+- Load average (1 min) before and after the run: ${load.before[0].toFixed(2)} and ${load.after[0].toFixed(2)}.${busy ? ` **Other work was sharing the ${machine.cores} cores** with the servers and the clients: the figures are for comparing implementations within this run, not for quoting.` : ''} Each section gives the load as its samples began.
+- ${config.rounds} round(s) (the scale scenarios: ${config.scaleRounds ?? config.rounds}), implementations in a rotated order, reversed every other round; medians of the rounds shown.
   A throughput sample is the median of ${results.throughputRuns} back-to-back runs on one server process.
-- Server and client are separate processes on the same machine, over 127.0.0.1, HTTP/1.1.
-- Load average (1 min) before and after the run: ${load.before[0].toFixed(2)} and ${load.after[0].toFixed(2)}. Other work was
-  sharing the ${machine.cores} cores with the server and the client; it widens the spread between rounds.
+- Servers and clients are separate processes on the same machine, over loopback, HTTP/1.1.
 - This plugin ran as: ${results.serverNames?.typed ?? '–'}.
 
-## Headline
-
-${headlineTable()}
-
-## Targets (issue 5)
-
-${targets()}
-
+${['throughput-small', 'throughput-large', bigFanout, 'capacity', 'idle', 'churn'].some(x => samples[x] !== undefined)
+  ? `## Headline\n\n${headlineTable()}\n\n## Targets (issues 5 and 13)\n\n${targets() || 'None of the scenarios the targets are checked on finished.'}\n\n`
+  : ''}\
 ${section('throughput-small', `Throughput: one connection, ${n} small events (~64 B of JSON)`, () => throughputTable('throughput-small'))}\
 ${section('throughput-large', `Throughput: one connection, ${n} events of ~1 KB of JSON`, () => throughputTable('throughput-large'))}\
-${config.fanout.map(f => section(`fanout-${f.subscribers}`, `Fan-out: ${f.subscribers.toLocaleString('en-US')} subscribers, ${f.events} events broadcast every ${f.intervalMs} ms`, () => fanoutTable(`fanout-${f.subscribers}`))).join('')}\
+${section('throughput-small', 'Validation cost, small events, round by round', validationTable)}\
+${fanoutConfig.map(f => section(`fanout-${f.subscribers}`, `Fan-out: ${f.subscribers.toLocaleString('en-US')} subscribers, ${f.events} events broadcast every ${f.intervalMs} ms`, () => fanoutTable(`fanout-${f.subscribers}`))).join('')}\
+${cap === undefined ? '' : section('capacity', `Fan-out capacity: ${fmt.int(cap.subscribers)} subscribers offered ${1000 / cap.intervalMs} events/s each (${fmt.int(cap.subscribers * 1000 / cap.intervalMs)} deliveries/s) for ${cap.events * cap.intervalMs / 1000} s`, () => capacityTable() +
+  '\n\nEach event carries the time it was due; a server that cannot keep up sends late events at once, and their latency includes the wait. Delivered events/s is every delivery over the time from the first event\'s due time to the last delivery.')}\
+${cap === undefined ? '' : section('processes', `Several processes: the capacity fan-out (${fmt.int(cap.subscribers)} subscribers, ${fmt.int(cap.subscribers * 1000 / cap.intervalMs)} deliveries/s offered) on 1, 2 and 3 processes`, () => processesTable() +
+  '\n\nSeveral processes share one port through node:cluster and each broadcast through Redis (the plugin\'s Redis hub; a Redis channel for node:http). Server CPU is all the server\'s processes together; *cores busy* is server, client and Redis CPU time over the scenario\'s wall time: near ' + machine.cores + ', the machine itself is the limit.')}\
+${hub === undefined ? '' : section('hub', 'The hub on each backend', () => hubTable() +
+  `\n\n- Publishes/s: ${fmt.int(hub.burst.count)} publishes, at most ${hub.burst.inFlight} awaiting at a time, with one subscriber (on the other instance, for Redis) that must receive them all.\n` +
+  `- Publish→delivery: ${fmt.int(hub.latency.subscribers)} subscribers, one event published every ${hub.latency.intervalMs} ms on instance A; on Redis the subscribers are on instance B, so each delivery crosses Redis.\n` +
+  `- Replay: ${fmt.int(hub.replay.events)} events published, then a client connects (to B) with the first one's id as \`Last-Event-ID\` and reads the rest, each checked in order; median of ${hub.replay.runs}.`)}\
+${scaleRuns.map(run => section(run.name, `Scale: ${fmt.int(run.streams)} streams, ${run.workers === 1 ? 'one process' : `${run.workers} processes (node:cluster, broadcasts through Redis)`}, ${run.clients} load client${run.clients === 1 ? '' : 's'}`, () => scaleTable(run) +
+  `\n\nStreams are idle with a heartbeat every ${(config.scale.heartbeatMs ?? 15_000) / 1000} s. Memory is all the server's processes after GC, less what they held before the streams, per stream. Heartbeat CPU is the server's CPU time over ${config.scale.windowMs / 1000} s of idle streams, less the same server's CPU time before any stream opened, scaled to one interval; *heartbeats seen* counts the comment frames the clients read in that window. Then ${config.scale.broadcasts} broadcasts, each waited for until every stream had it: latency from publish to delivery over all deliveries.`)).join('')}\
 ${section('idle', `Idle memory: ${config.idle.toLocaleString('en-US')} idle streams, heartbeat on (after GC)`, idleTable)}\
 ${section('churn', `Churn: ${config.churn.total.toLocaleString('en-US')} connect / read one event / disconnect cycles, ${config.churn.concurrency} at a time`, churnTable)}\
-${results.errors.length > 0 ? `## Errors\n\n${results.errors.map(e => `- ${e}`).join('\n')}\n` : ''}`.trimEnd() + '\n'
+${errors.length > 0 ? `## Failures\n\n${errors.map(e => `- ${e.scenario} / ${e.impl}: ${e.reason}`).join('\n')}\n` : ''}`.trimEnd() + '\n'
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const here = dirname(fileURLToPath(import.meta.url))
   const file = process.argv[2] ?? join(here, 'results.json')
   const results = JSON.parse(readFileSync(file, 'utf8'))
-  // results.json gives RESULTS.md, results.rerun.json gives RESULTS.rerun.md.
+  // results.json gives RESULTS.md, results.quick.json gives RESULTS.quick.md.
   const out = basename(file).replace(/^results/, 'RESULTS').replace(/\.json$/, '.md')
   writeFileSync(join(here, out), render(results))
   console.log(`wrote bench/${out}`)

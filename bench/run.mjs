@@ -69,7 +69,7 @@ const config = quick
         windowMs: 15_000,
         baselineMs: 3000,
         broadcasts: 3,
-        openTimeoutMs: 180_000
+        openTimeoutMs: 300_000
       },
       hub: {
         burst: { count: 20_000, inFlight: 64 },

@@ -115,6 +115,7 @@ export async function fanout (ctx, impl, { subscribers, events, intervalMs, drai
       // How much of the machine the three kinds of process kept busy, in cores.
       result.coresBusy = (result.serverCpuSeconds + result.clientCpuSeconds + result.redisCpuSeconds) / wall
       result.offeredPerSecond = subscribers * 1000 / intervalMs
+      delete result.lastReceived
       return result
     } finally {
       await pool.first.call('closeAll')

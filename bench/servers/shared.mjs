@@ -2,6 +2,7 @@
 // and the control channel (IPC with the runner that forked this process). Each implementation
 // file only says how its library streams, broadcasts and cleans up, the way its users write it.
 import { Type } from '@sinclair/typebox'
+import cluster from 'node:cluster'
 
 /** Wall-clock microseconds, comparable between processes on one machine. */
 export function nowMicros () {
@@ -177,7 +178,9 @@ export async function serve ({ name, port, broadcast, commands: own = {} }) {
       process.send({ id: message.id, error: String(err?.stack ?? err) })
     }
   })
-  // The runner going away must not leave servers behind.
+  // The runner (or the cluster primary) going away must not leave servers behind. A worker can
+  // also learn of it from a failed send to the primary, reported as an 'error' of its Worker.
   process.on('disconnect', () => process.exit(0))
+  if (cluster.isWorker) cluster.worker.on('error', () => process.exit(0))
   process.send({ ready: true, name: process.env.BENCH_PUBSUB ? `${name}, Redis pub/sub between processes` : name, port })
 }
