@@ -26,10 +26,14 @@ const config = quick
       throughputEvents: 20_000,
       fanout: [{ subscribers: 200, events: 20, intervalMs: 50 }],
       capacity: { subscribers: 500, events: 10, intervalMs: 100 },
+      // Enough to see each kind run (fanout-200 runs every implementation through the same code).
+      capacityKeys: ['typed', 'node-http'],
+      processKeys: ['typed', 'typed-x2', 'node-http-x2'],
       idle: 500,
       churn: { total: 1000, concurrency: 50 },
       scale: {
-        runs: [{ name: 'scale-1', streams: 1000, workers: 1, clients: 1 }, { name: 'scale-3', streams: 3000, workers: 3, clients: 2 }],
+        // The several-process path (node:cluster, Redis, two clients on their own addresses) only.
+        runs: [{ name: 'scale-3', streams: 1500, workers: 3, clients: 2 }],
         keys: ['typed', 'node-http'],
         heartbeatMs: 1000,
         windowMs: 1000,
@@ -92,7 +96,7 @@ const scenarios = [
   ...config.fanout.map(f => ({ name: `fanout-${f.subscribers}`, impls: implementations, run: (ctx, i) => fanout(ctx, i, f) })),
   {
     name: 'capacity',
-    impls: implementations,
+    impls: implementations.filter(i => config.capacityKeys === undefined || config.capacityKeys.includes(i.key)),
     run: (ctx, i) => fanout(ctx, i, { ...config.capacity, drainMs: 60_000 })
   },
   { name: 'idle', impls: implementations, run: idle },
@@ -100,7 +104,7 @@ const scenarios = [
   {
     name: 'processes',
     redis: true,
-    impls: pick(processVariants),
+    impls: pick(processVariants.filter(v => config.processKeys === undefined || config.processKeys.includes(v.key))),
     run: (ctx, i) => fanout(ctx, i, { ...config.capacity, drainMs: 60_000 })
   },
   { name: 'hub', redis: true, impls: pick(hubVariants), run: hub },
@@ -119,6 +123,7 @@ const scenarios = [
 const samples = {} // samples[scenario][impl] = [sample, ...]
 const errors = []
 const serverNames = {} // what each server said it runs (e.g. whether the plugin used its hub)
+const seconds = {} // seconds[scenario]: wall time over all its rounds, to say what a run costs
 
 async function runOne (scenario, impl, ctx) {
   const load = loadavg()[0]
@@ -174,7 +179,11 @@ try {
       const order = impls.slice(round % impls.length).concat(impls.slice(0, round % impls.length))
       if (round % 2 === 1) order.reverse()
       if (scenario.withCeiling && (onlyImpls === undefined || onlyImpls.includes('ceiling'))) order.push(ceiling)
+      const began = performance.now()
       for (const impl of order) await runOne(scenario, impl, ctx)
+      const took = (performance.now() - began) / 1000
+      seconds[scenario.name] = (seconds[scenario.name] ?? 0) + took
+      console.log(`  ${scenario.name}: ${took.toFixed(0)} s`)
     }
   }
 } finally {
@@ -201,6 +210,7 @@ const results = {
   only: only ?? null,
   onlyImpls: onlyImpls ?? null,
   serverNames,
+  seconds,
   samples,
   errors
 }
