@@ -92,7 +92,7 @@ export function render (results) {
             ? [fmt.f2(med(scenario, i.key, 'redisCpuSeconds')), fmt.f2(med(scenario, i.key, 'clientCpuSeconds')), fmt.f2(med(scenario, i.key, 'coresBusy'))]
             : [])
         ])
-    return table(['implementation', 'delivered events/s', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s',
+    return table(['implementation', 'delivered events/s', 'p50 ms', 'p99 ms', 'max ms', 'not delivered (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s',
       ...(extra ? ['Redis CPU s', 'client CPU s', 'cores busy'] : [])], rows)
   }
 
@@ -112,7 +112,7 @@ export function render (results) {
           fmt.f1(med('capacity', i.key, 'cpuPerDelivery')),
           fmt.f2(med('capacity', i.key, 'serverCpuSeconds'))
         ])
-    return table(['implementation', 'delivered events/s', 'of node:http', 'p50 ms', 'p99 ms', 'max ms', 'lost (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s'], rows)
+    return table(['implementation', 'delivered events/s', 'of node:http', 'p50 ms', 'p99 ms', 'max ms', 'not delivered (worst round)', 'streams ended by the server (worst)', 'server CPU µs/delivery', 'server CPU s'], rows)
   }
 
   function idleTable () {
@@ -304,7 +304,7 @@ export function render (results) {
     section('throughput-small', 'Validation cost, small events, round by round', validationTable),
     ...fanoutConfig.map(f => section(`fanout-${f.subscribers}`, `Fan-out: ${f.subscribers.toLocaleString('en-US')} subscribers, ${f.events} events broadcast every ${f.intervalMs} ms`, () => fanoutTable(`fanout-${f.subscribers}`))),
     cap && section('capacity', `Fan-out capacity: ${fmt.int(cap.subscribers)} subscribers offered ${1000 / cap.intervalMs} events/s each (${fmt.int(offered)} deliveries/s) for ${cap.events * cap.intervalMs / 1000} s`, () => capacityTable() +
-      '\n\nEach event carries the time it was due; a server that cannot keep up sends late events at once, and their latency includes the wait. Delivered events/s is every delivery over the time from the first event\'s due time to the last delivery.'),
+      `\n\nEach event carries the time it was due; a server that cannot keep up sends late events at once, and their latency includes the wait. Delivered events/s is every delivery over the time from the first event's due time to the last delivery. *Not delivered* counts the events a stream had not received when the client stopped waiting, ${(cap.drainMs ?? 60_000) / 1000} s after the last broadcast; *streams ended by the server* those a server closed (none should).`),
     cap && section('processes', `Several processes: the capacity fan-out (${fmt.int(cap.subscribers)} subscribers, ${fmt.int(offered)} deliveries/s offered) on 1, 2 and 3 processes`, () => processesTable() +
       `\n\nSeveral processes share one port through node:cluster and each broadcast through Redis (the plugin's Redis hub; a Redis channel for node:http). Server CPU is all the server's processes together; *cores busy* is server, client and Redis CPU time over the scenario's wall time: near ${machine.cores}, the machine itself is the limit.`),
     hub && section('hub', 'The hub on each backend', () => hubTable() +
