@@ -139,23 +139,38 @@ class Subscriber {
   }
 }
 
-/** Opens `connections` streams, `batch` at a time, each counted once its headers arrive. */
-function open ({ port, path, connections, timeoutMs, batch = 100, localAddress }) {
+/**
+ * Opens `connections` streams, `batch` at a time, each counted once its headers arrive. Fails
+ * when `timeoutMs` passes, or when no stream opened for `stallMs`: on a busy machine opening
+ * tens of thousands may take minutes, and only a stall means something is wrong.
+ */
+function open ({ port, path, connections, timeoutMs, stallMs = timeoutMs, batch = 100, localAddress }) {
   return new Promise((resolve, reject) => {
     const began = performance.now()
     let opened = 0
     let started = 0
     let failed = 0
-    const timer = setTimeout(() => reject(new Error(`open: ${opened} of ${connections} opened after ${timeoutMs} ms`)), timeoutMs)
+    let lastOpened = performance.now()
+    const fail = reason => {
+      clearTimeout(timer)
+      clearInterval(watch)
+      reject(new Error(`open: ${reason}`))
+    }
+    const timer = setTimeout(() => fail(`${opened} of ${connections} opened after ${timeoutMs} ms`), timeoutMs)
+    const watch = setInterval(() => {
+      if (performance.now() - lastOpened > stallMs) fail(`${opened} of ${connections} opened, then none for ${stallMs} ms`)
+    }, 1000)
     const next = () => {
       if (started >= connections) return
       started++
       let done = false
       subscribers.push(new Subscriber(port, path, localAddress, () => {
         opened++
+        lastOpened = performance.now()
         done = true
         if (opened === connections) {
           clearTimeout(timer)
+          clearInterval(watch)
           resolve({ opened, failed, ms: performance.now() - began })
         } else {
           next()
@@ -164,8 +179,7 @@ function open ({ port, path, connections, timeoutMs, batch = 100, localAddress }
         if (done) return
         done = true
         failed++
-        clearTimeout(timer)
-        reject(new Error(`open: a connection failed after ${opened} opened: ${err.message}`))
+        fail(`a connection failed after ${opened} opened: ${err.message}`)
       }))
     }
     for (let i = 0; i < batch; i++) next()

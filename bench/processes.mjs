@@ -129,7 +129,7 @@ export class ClientPool {
    * Opens `connections` streams split evenly over `clients` clients, each from its own new
    * loopback address. Resolves with the time until the last one had its headers.
    */
-  async open ({ clients, port, path, connections, timeoutMs }) {
+  async open ({ clients, port, path, connections, timeoutMs, stallMs }) {
     const used = this.some(clients)
     this.block = (this.block % 250) + 1
     const started = performance.now()
@@ -138,7 +138,8 @@ export class ClientPool {
       path,
       connections: Math.floor(connections / used.length) + (i < connections % used.length ? 1 : 0),
       localAddress: `127.1.${this.block}.${i + 1}`,
-      timeoutMs
+      timeoutMs,
+      stallMs
     }, timeoutMs + 5000)))
     return { ms: performance.now() - started, opened: results.reduce((n, r) => n + r.opened, 0) }
   }

@@ -184,7 +184,7 @@ export async function churn (ctx, impl) {
  */
 export async function scale (ctx, impl, { streams, clients }) {
   const { pool, config } = ctx
-  const { windowMs, baselineMs, broadcasts, openTimeoutMs } = config.scale
+  const { windowMs, baselineMs, broadcasts, openTimeoutMs, openStallMs } = config.scale
   const env = config.scale.heartbeatMs === undefined ? {} : { BENCH_HEARTBEAT_MS: String(config.scale.heartbeatMs) }
   return await withServer(ctx, impl, env, async (server, port) => {
     try {
@@ -193,7 +193,7 @@ export async function scale (ctx, impl, { streams, clients }) {
       const baselineCpu = cpuSeconds(base0, await server.call('cpu'))
       const before = await server.call('mem', {}, 60_000)
 
-      const opened = await pool.open({ clients, port, path: '/sub', connections: streams, timeoutMs: openTimeoutMs })
+      const opened = await pool.open({ clients, port, path: '/sub', connections: streams, timeoutMs: openTimeoutMs, stallMs: openStallMs })
       const counted = await waitFor(async () => {
         const { subscribers, perWorker } = await server.call('alive')
         return { done: subscribers >= streams, subscribers, perWorker }
