@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { allImplementations, ceiling, clustered, hubVariants, processVariants, scaleKeys } from './implementations.mjs'
 import { ClientPool, RedisServer } from './processes.mjs'
 import { render } from './report.mjs'
-import { churn, fanout, hub, idle, scale, throughput, THROUGHPUT_RUNS } from './scenarios.mjs'
+import { churn, fanout, hub, idle, scale, throughput, THROUGHPUT_RUNS, validation } from './scenarios.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.env.BENCH_QUICK === '1'
@@ -24,6 +24,7 @@ const config = quick
       rounds: 1,
       scaleRounds: 1,
       throughputEvents: 20_000,
+      validation: { pairs: 2, events: 20_000 },
       fanout: [{ subscribers: 200, events: 20, intervalMs: 50 }],
       capacity: { subscribers: 500, events: 10, intervalMs: 100, drainMs: 30_000 },
       // Enough to see each kind run (fanout-200 runs every implementation through the same code).
@@ -53,6 +54,8 @@ const config = quick
       // Each scale run holds tens of thousands of streams for about a minute.
       scaleRounds: 2,
       throughputEvents: 200_000,
+      // Validated and unvalidated streams in alternating pairs on one server (scenarios.mjs).
+      validation: { pairs: 10, events: 200_000 },
       // A fixed rate: 20 000 deliveries a second at both sizes, for 3-4 seconds. Both processes
       // share 2 cores, and at about twice this rate every implementation falls behind, so the
       // latency would measure a growing queue rather than the cost of a broadcast.
@@ -97,6 +100,7 @@ const byKey = Object.fromEntries(allImplementations.map(i => [i.key, i]))
 const scenarios = [
   { name: 'throughput-small', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'small') },
   { name: 'throughput-large', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'large') },
+  { name: 'validation', impls: implementations.filter(i => i.key === 'typed'), run: validation },
   ...config.fanout.map(f => ({ name: `fanout-${f.subscribers}`, impls: implementations, run: (ctx, i) => fanout(ctx, i, f) })),
   {
     name: 'capacity',
@@ -129,12 +133,13 @@ const errors = []
 const serverNames = {} // what each server said it runs (e.g. whether the plugin used its hub)
 const seconds = {} // seconds[scenario]: wall time over all its rounds, to say what a run costs
 
-async function runOne (scenario, impl, ctx) {
+async function runOne (scenario, impl, ctx, round) {
   const load = loadavg()[0]
   try {
     const sample = await scenario.run(ctx, impl)
     // The 1-minute load average as the sample began: a loaded machine shows in the results.
     sample.load = load
+    sample.round = round + 1
     ;((samples[scenario.name] ??= {})[impl.key] ??= []).push(sample)
     console.log(`  ${scenario.name.padEnd(18)} ${impl.key.padEnd(18)} ${brief(sample)}`)
   } catch (err) {
@@ -184,7 +189,7 @@ try {
       if (round % 2 === 1) order.reverse()
       if (scenario.withCeiling && (onlyImpls === undefined || onlyImpls.includes('ceiling'))) order.push(ceiling)
       const began = performance.now()
-      for (const impl of order) await runOne(scenario, impl, ctx)
+      for (const impl of order) await runOne(scenario, impl, ctx, round)
       const took = (performance.now() - began) / 1000
       seconds[scenario.name] = (seconds[scenario.name] ?? 0) + took
       console.log(`  ${scenario.name}: ${took.toFixed(0)} s`)

@@ -73,6 +73,62 @@ export async function throughput (ctx, impl, size) {
   })
 }
 
+/** The median of numbers, and the quartiles around it. */
+function quartiles (values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = q => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+  return { median: at(0.5), q1: at(0.25), q3: at(0.75) }
+}
+
+/**
+ * What checking each event costs, measured so that the machine's load cancels out: one server,
+ * small events streamed as fast as the client reads, in pairs of runs (validated, then not, then
+ * the other order in the next pair) adjacent in time and in the same process, after a warm-up of
+ * both. Each pair gives the cost as the ratio of the server's CPU time per event; the sample is
+ * the median of the pairs, with the quartiles, and the same from the rates (wall time) to compare.
+ */
+export async function validation (ctx, impl) {
+  const { pairs, events } = ctx.config.validation
+  return await withServer(ctx, impl, {}, async (server, port) => {
+    const run = async validate => {
+      const cpu = await server.call('cpu')
+      const read = await ctx.pool.first.call('throughput', { port, path: `/stream?n=${events}&size=small&validate=${validate ? 1 : 0}`, timeoutMs: 120_000 }, 130_000)
+      const used = cpuSeconds(cpu, await server.call('cpu'))
+      if (read.frames < events) throw new Error(`a stream ended after ${read.frames} of ${events} events`)
+      return { cpuPerEvent: used * 1e6 / events, eventsPerSecond: events / (read.ms / 1000) }
+    }
+    await run(true)
+    await run(false)
+    const cpu = []
+    const wall = []
+    const on = []
+    const off = []
+    for (let i = 0; i < pairs; i++) {
+      // The order alternates, so a change in the machine's load favours neither.
+      const first = await run(i % 2 === 0)
+      const second = await run(i % 2 !== 0)
+      const [checked, unchecked] = i % 2 === 0 ? [first, second] : [second, first]
+      cpu.push(checked.cpuPerEvent / unchecked.cpuPerEvent - 1)
+      wall.push(1 - checked.eventsPerSecond / unchecked.eventsPerSecond)
+      on.push(checked.cpuPerEvent)
+      off.push(unchecked.cpuPerEvent)
+    }
+    const c = quartiles(cpu)
+    const w = quartiles(wall)
+    return {
+      cost: c.median,
+      costQ1: c.q1,
+      costQ3: c.q3,
+      wallCost: w.median,
+      wallQ1: w.q1,
+      wallQ3: w.q3,
+      cpuPerEventChecked: quartiles(on).median,
+      cpuPerEventUnchecked: quartiles(off).median,
+      pairs
+    }
+  })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fan-out: broadcasts at a fixed rate to subscribers that are all connected
 

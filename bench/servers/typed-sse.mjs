@@ -25,7 +25,10 @@ app.get('/stream', (request, reply) => {
   const source = async function * () {
     for (let seq = 0; seq < n; seq++) yield { data: makeEvent(size, seq) }
   }
-  return reply.sse(source(), { events: size === 'large' ? large : small })
+  // `?validate=0` turns the check off for this stream only: the validation scenario alternates
+  // streams with and without it on one server, so both see the same process and the same moment.
+  const check = request.query.validate === undefined ? {} : { validate: request.query.validate !== '0' }
+  return reply.sse(source(), { events: size === 'large' ? large : small, ...check })
 })
 
 // The broadcast: the plugin's hub (`app.sse.topic()`: each event checked and encoded once for
