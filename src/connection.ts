@@ -187,22 +187,12 @@ export class Connection {
 /**
  * The id to resume from: the `Last-Event-ID` header a browser sends when it reconnects, or a
  * `lastEventId` query parameter for polyfills and first connections that cannot set headers.
- * Too long, not UTF-8, or holding CR/LF/NUL, it is ignored: it came from the client and is not
- * trusted.
+ * Too long, or holding CR/LF/NUL, it is ignored: it came from the client and is not trusted.
  */
 function readLastEventId (request: FastifyRequest, maxLength: number): string | undefined {
   const header = request.headers['last-event-id']
-  let id: string | undefined
-  if (typeof header === 'string') {
-    id = headerText(header)
-    if (id === undefined) {
-      request.log.warn('fastify-typed-sse: ignored a Last-Event-ID header that is not UTF-8')
-      return undefined
-    }
-  } else {
-    const query = (request.query as Record<string, unknown> | undefined)?.lastEventId
-    if (typeof query === 'string') id = query
-  }
+  const query = (request.query as Record<string, unknown> | undefined)?.lastEventId
+  const id = typeof header === 'string' ? headerText(header) : typeof query === 'string' ? query : undefined
   if (id === undefined || id === '') return undefined
   if (id.length > maxLength || hasBreakOrNul(id)) {
     request.log.warn({ length: id.length, maxLength }, 'fastify-typed-sse: ignored an invalid or too long Last-Event-ID')
@@ -218,17 +208,20 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 /**
  * A header value as the text the client meant. Browsers send `Last-Event-ID` as UTF-8 (the id
  * was UTF-8 on the wire when they got it), but Node hands header values over one byte per
- * character (Latin-1): `€` arrives as `â\x82¬`. The bytes are all there, so they are decoded
- * again as UTF-8. Bytes that are not valid UTF-8 cannot be an id this server sent (it writes
- * UTF-8), so they give `undefined` rather than a guess.
+ * character (Latin-1), on HTTP/1.1 and HTTP/2 alike: `€42` arrives as `â\x82¬42`. The bytes are
+ * all there, so they are decoded again as UTF-8, and the header then agrees with the query
+ * parameter. Bytes that are not valid UTF-8 are kept as Latin-1: that is what a client sending
+ * one byte per character meant (Node's own `fetch` sends `é` so), and an id that is not one of
+ * ours matches nothing anyway.
  */
-function headerText (value: string): string | undefined {
-  // ASCII reads the same either way; a character above U+00FF means the value was decoded
-  // already (not one byte per character), so it is taken as it is.
+function headerText (value: string): string {
+  // ASCII reads the same either way; a character above U+00FF means the value is not one byte
+  // per character (already decoded), so it is taken as it is.
   if (!NOT_ASCII.test(value) || NOT_LATIN1.test(value)) return value
   try {
     return utf8.decode(Buffer.from(value, 'latin1'))
   } catch {
-    return undefined
+    // Not UTF-8 (see above): the Latin-1 reading is the client's.
+    return value
   }
 }
