@@ -97,7 +97,7 @@ t.test('a browser reconnecting after a non-ASCII id resumes from that id', async
         if (event.data.startsWith('resumed')) source.close()
       }
     </script>`))
-    app.get('/clock', (_request, reply) => reply.sse(({ lastEventId }) => {
+    app.get('/clock', (_request, reply) => reply.sse(({ lastEventId }): Array<{ data: string, id?: string }> => {
       resumedFrom.push(lastEventId)
       // The first connection sends one event with a non-ASCII id and ends: the browser
       // reconnects by itself, sending that id back.
