@@ -232,8 +232,15 @@ export class SseStream implements TrackedStream {
 
   /** Ends the stream from outside (server closing); resolves once the source has cleaned up and the response is over. */
   close (): Promise<void> {
-    if (this.running) this.end()
-    else this.endEarly()
+    try {
+      if (this.running) this.end()
+      else this.endEarly()
+    } catch (err) {
+      // Headers that cannot be written (a hook set an invalid one): drop it rather than fail close().
+      this.log.error({ err }, 'fastify-typed-sse: a stream could not be ended cleanly at close; its connection was dropped')
+      this.stop()
+      this.conn.destroy()
+    }
     return Promise.all([this.cleanup, this.conn.finished()]).then(() => undefined)
   }
 

@@ -230,3 +230,20 @@ t.test('fastify.close() does not wait on a client that never reads', async t => 
   await client.ended
   t.notOk(client.terminated(), 'the connection was dropped with the data it would not take')
 })
+
+t.test('fastify.close() is not derailed by a starting stream whose headers cannot be written', async t => {
+  const app = Fastify({ logger: false })
+  await app.register(ssePlugin)
+  app.get('/s', (_request, reply) => {
+    // Node refuses this header when the head is written: at close, in place of an empty stream.
+    reply.header('x-broken', 'a\nb')
+    return reply.sse(async () => await new Promise<never>(() => {}))
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const client = rawGet((app.server.address() as { port: number }).port, '/s')
+  await sleep(200)
+  t.equal(await closeOrHang(app), 'closed')
+  const response = await client
+  await response.ended
+  t.equal(response.status, 0, 'the connection was dropped without a response head')
+})
