@@ -47,7 +47,7 @@ export const ERROR_EVENT_MESSAGES = {
  * its first event and before it waited on anything), so Fastify's error handler answers with a
  * normal HTTP error.
  */
-export async function startStream (
+export function startStream (
   request: FastifyRequest,
   reply: FastifyReply,
   source: SseSource<UntypedEvent>,
@@ -55,10 +55,18 @@ export async function startStream (
   options: ResolvedStreamOptions,
   registry: StreamRegistry
 ): Promise<void> {
-  if (reply.sent || reply.raw.headersSent) throw replySent()
-  if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
-  const encode = createEventEncoder({ events, validate: options.validate })
-  return await new SseStream(request, reply, encode, options, registry).start(source)
+  // Not an async function: one that awaited start() would keep its own frame and promise alive
+  // for the whole life of the stream (idle streams count their bytes).
+  let stream: SseStream
+  try {
+    if (reply.sent || reply.raw.headersSent) throw replySent()
+    if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
+    const encode = createEventEncoder({ events, validate: options.validate })
+    stream = new SseStream(request, reply, encode, options, registry)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return stream.start(source)
 }
 
 const STOPPED = Symbol('stopped')
