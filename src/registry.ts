@@ -30,11 +30,6 @@ export class StreamRegistry {
   /** `maxStreams` of the plugin instance; undefined for no limit. */
   constructor (private readonly maxStreams: number | undefined) {}
 
-  /** Streams open or starting. */
-  get size (): number {
-    return this.streams.size
-  }
-
   /**
    * Counts `stream` in, or throws `FST_SSE_TOO_MANY_STREAMS` (503) when the instance or the
    * route (`routeLimit`) is full.
