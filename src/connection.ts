@@ -1,7 +1,14 @@
 // The HTTP edge of one stream: the response headers for HTTP/1.1 and HTTP/2, the id the client
-// resumes from, one AbortSignal for "the client went away", and writes that respect drain.
+// resumes from, one AbortSignal for "the client went away", writes that respect drain, and the
+// write timeout that drops a client that takes nothing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { hasBreakOrNul } from './wire.js'
+
+export interface ConnectionOptions {
+  maxLastEventIdLength: number
+  /** Milliseconds without progress, while data waits, before the connection is dropped; 0: never. */
+  writeTimeout: number
+}
 
 export class Connection {
   readonly lastEventId: string | undefined
@@ -17,20 +24,33 @@ export class Connection {
   private closedBy: Error | undefined
   private readonly raw: FastifyReply['raw']
   private drainWaiter: (() => void) | undefined
+  /** True once the response has emitted 'close': all sent (HTTP/2: the stream closed) or dropped. */
+  private responseClosed = false
+  private closeWaiter: (() => void) | undefined
   private readonly onClose: () => void
   private readonly onDrain: () => void
+  private readonly writeTimeout: number
+  // One timer per connection, made on the first write that has to wait and refreshed after.
+  private stallTimer: NodeJS.Timeout | undefined
+  /** Bytes waiting in the response when the stall timer was (re)armed. */
+  private pendingAtArm = 0
 
-  constructor (private readonly request: FastifyRequest, private readonly reply: FastifyReply, maxLastEventIdLength: number) {
+  constructor (private readonly request: FastifyRequest, private readonly reply: FastifyReply, options: ConnectionOptions) {
     this.raw = reply.raw
-    this.lastEventId = readLastEventId(request, maxLastEventIdLength)
-    this.onClose = () => this.abort(new Error('the client closed the connection'))
+    this.writeTimeout = options.writeTimeout
+    this.lastEventId = readLastEventId(request, options.maxLastEventIdLength)
+    this.onClose = () => {
+      this.responseClosed = true
+      this.closeWaiter?.()
+      this.abort(new Error('the client closed the connection'))
+    }
     this.onDrain = () => {
       this.needsDrain = false
       this.wake()
       this.ondrain?.()
     }
     // 'close' on the response fires when the socket (or HTTP/2 stream) goes away, and also after
-    // we end the response ourselves; either way the stream is over.
+    // we end the response ourselves, once it is all sent; either way the stream is over.
     this.raw.once('close', this.onClose)
     this.raw.on('drain', this.onDrain)
     if (this.raw.destroyed) this.onClose()
@@ -80,7 +100,10 @@ export class Connection {
   }
 
   write (chunk: string): void {
-    if (!this.raw.write(chunk)) this.needsDrain = true
+    if (!this.raw.write(chunk) && !this.needsDrain) {
+      this.needsDrain = true
+      this.watchForStall()
+    }
   }
 
   /** Resolves when the socket has room again or the connection is gone. */
@@ -97,15 +120,61 @@ export class Connection {
     this.abort(new Error('the stream ended'))
   }
 
+  /**
+   * Resolves once the response is over: all of it sent (on HTTP/2, its stream closed, which
+   * needs the client to have taken it), or the connection gone.
+   */
+  finished (): Promise<void> {
+    if (this.responseClosed) return Promise.resolve()
+    return new Promise(resolve => { this.closeWaiter = resolve })
+  }
+
+  /** Drops the connection (HTTP/2: the stream) unless the response is over. */
+  destroy (): void {
+    if (!this.responseClosed) this.raw.destroy()
+  }
+
   /** Marks the stream as over: aborts the signal, wakes a pending drain wait, drops listeners, tells onclose. */
   abort (reason: Error): void {
     if (this.closed) return
     this.closedBy = reason
-    this.raw.removeListener('close', this.onClose)
+    clearTimeout(this.stallTimer)
+    // The 'close' listener stays: finished() and destroy() need to know when the response is over.
     this.raw.removeListener('drain', this.onDrain)
     this.controller?.abort(reason)
     this.wake()
     this.onclose?.()
+  }
+
+  /**
+   * Arms the write timeout when a write has to wait. Node reports progress per write (a write
+   * leaves the response's buffer once the OS has taken all of it), so when the timer fires, fewer
+   * bytes waiting than when it was armed means the client is reading: it is armed again. The
+   * same bytes still waiting means the client took nothing for the whole period.
+   */
+  private watchForStall (): void {
+    if (this.writeTimeout === 0) return
+    this.pendingAtArm = this.raw.writableLength
+    if (this.stallTimer === undefined) {
+      this.stallTimer = setTimeout(() => this.checkStall(), this.writeTimeout)
+      this.stallTimer.unref()
+    } else {
+      this.stallTimer.refresh()
+    }
+  }
+
+  private checkStall (): void {
+    if (!this.needsDrain || this.closed) return
+    const pending = this.raw.writableLength
+    if (pending < this.pendingAtArm) {
+      this.pendingAtArm = pending
+      this.stallTimer!.refresh()
+      return
+    }
+    this.request.log.warn({ writeTimeout: this.writeTimeout, pending },
+      'fastify-typed-sse: the client took nothing for writeTimeout ms while data waited; its connection was closed')
+    this.abort(new Error(`the client took nothing for ${this.writeTimeout} ms (writeTimeout)`))
+    this.raw.destroy()
   }
 
   private wake (): void {
@@ -123,11 +192,36 @@ export class Connection {
 function readLastEventId (request: FastifyRequest, maxLength: number): string | undefined {
   const header = request.headers['last-event-id']
   const query = (request.query as Record<string, unknown> | undefined)?.lastEventId
-  const id = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
+  const id = typeof header === 'string' ? headerText(header) : typeof query === 'string' ? query : undefined
   if (id === undefined || id === '') return undefined
   if (id.length > maxLength || hasBreakOrNul(id)) {
     request.log.warn({ length: id.length, maxLength }, 'fastify-typed-sse: ignored an invalid or too long Last-Event-ID')
     return undefined
   }
   return id
+}
+
+const NOT_ASCII = /[\u0080-\uffff]/
+const NOT_LATIN1 = /[\u0100-\uffff]/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A header value as the text the client meant. Browsers send `Last-Event-ID` as UTF-8 (the id
+ * was UTF-8 on the wire when they got it), but Node hands header values over one byte per
+ * character (Latin-1), on HTTP/1.1 and HTTP/2 alike: `€42` arrives as `â\x82¬42`. The bytes are
+ * all there, so they are decoded again as UTF-8, and the header then agrees with the query
+ * parameter. Bytes that are not valid UTF-8 are kept as Latin-1: that is what a client sending
+ * one byte per character meant (Node's own `fetch` sends `é` so), and an id that is not one of
+ * ours matches nothing anyway.
+ */
+function headerText (value: string): string {
+  // ASCII reads the same either way; a character above U+00FF means the value is not one byte
+  // per character (already decoded), so it is taken as it is.
+  if (!NOT_ASCII.test(value) || NOT_LATIN1.test(value)) return value
+  try {
+    return utf8.decode(Buffer.from(value, 'latin1'))
+  } catch {
+    // Not UTF-8 (see above): the Latin-1 reading is the client's.
+    return value
+  }
 }

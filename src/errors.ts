@@ -13,17 +13,21 @@ export type SseErrorCode =
   | 'FST_SSE_HUB_UNAVAILABLE'
   | 'FST_SSE_HUB_OUTCOME_UNKNOWN'
   | 'FST_SSE_HUB_CLOSED'
+  | 'FST_SSE_TOO_MANY_STREAMS'
 
 export class SseError extends Error {
   readonly code: SseErrorCode
   /** HTTP status when this error answers a request before the stream starts. */
   readonly statusCode: number
+  /** Response headers that go with `statusCode` (Fastify's default error handler sends them). */
+  readonly headers?: Record<string, string>
 
-  constructor (code: SseErrorCode, message: string, options?: { cause?: unknown, statusCode?: number }) {
+  constructor (code: SseErrorCode, message: string, options?: { cause?: unknown, statusCode?: number, headers?: Record<string, string> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'SseError'
     this.code = code
     this.statusCode = options?.statusCode ?? 500
+    if (options?.headers !== undefined) this.headers = options.headers
   }
 }
 
@@ -53,9 +57,9 @@ export class InvalidEventError extends SseError {
 }
 
 /** The event name is not in the route's event map. */
-export function unknownEvent (event: string, known: readonly string[]): SseError {
-  return new SseError('FST_SSE_UNKNOWN_EVENT',
-    `fastify-typed-sse: event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`)
+export function unknownEvent (event: string, known: readonly string[]): SseError & { event: string } {
+  return Object.assign(new SseError('FST_SSE_UNKNOWN_EVENT',
+    `fastify-typed-sse: event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`), { event })
 }
 
 /** A frame field would break the framing (CR, LF or NUL) or is out of range. */
@@ -81,9 +85,9 @@ function describe (value: unknown): string {
 }
 
 /** Data that passed its schema (or had none) but cannot be written as JSON: a BigInt, a cycle. */
-export function unserializable (event: string, cause: unknown): SseError {
+export function unserializable (event: string, cause: unknown): SseError & { event: string } {
   const reason = cause instanceof Error ? cause.message : String(cause)
-  return new SseError('FST_SSE_UNSERIALIZABLE', `fastify-typed-sse: event "${event}" could not be serialized: ${reason}`, { cause })
+  return Object.assign(new SseError('FST_SSE_UNSERIALIZABLE', `fastify-typed-sse: event "${event}" could not be serialized: ${reason}`, { cause }), { event })
 }
 
 /** A source yielded something that is not an event object. */
@@ -137,4 +141,14 @@ export function invalidPublish (got: unknown, problem = 'needs an event like { e
 export function missingRedisClient (cause: unknown): SseError {
   return new SseError('FST_SSE_INVALID_OPTION',
     'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis', { cause })
+}
+
+/**
+ * A `maxStreams` limit is reached. Answers the request with 503 and `Retry-After` before the
+ * stream starts (so before its source is called).
+ */
+export function tooManyStreams (scope: 'the app' | 'this route', limit: number, retryAfterSeconds: number): SseError {
+  return new SseError('FST_SSE_TOO_MANY_STREAMS',
+    `fastify-typed-sse: ${scope} already has ${limit} open streams (maxStreams); retry later, or raise maxStreams if the server has room`,
+    { statusCode: 503, headers: { 'retry-after': String(retryAfterSeconds) } })
 }

@@ -10,7 +10,8 @@ import { createHub, type SseHub } from './hub/hub.js'
 import type { HubOptions } from './options.js'
 import { defaults, resolveStreamOptions, type SseReplyOptions, type SseStreamOptions } from './options.js'
 import { sseRouteHook } from './route.js'
-import { startStream, type OpenStreams } from './stream.js'
+import { StreamRegistry } from './registry.js'
+import { startStream } from './stream.js'
 
 /** Options of `fastify.register(ssePlugin, options)`: defaults for every stream, and the hub. */
 export interface SsePluginOptions extends SseStreamOptions {
@@ -21,13 +22,16 @@ export interface SsePluginOptions extends SseStreamOptions {
   hub?: HubOptions
 }
 
-// How long fastify.close() waits for sources' `finally` blocks. A source that honours its
-// signal finishes at once; one stuck in an await that ignores it must not hang the shutdown.
+// How long fastify.close() waits for sources' `finally` blocks and for ended responses to reach
+// their sockets. A source that honours its signal finishes at once; one stuck in an await that
+// ignores it, or a client that does not read, must not hang the shutdown.
 const CLOSE_GRACE_MS = 1000
 
 const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (fastify, options) {
-  const base = resolveStreamOptions(defaults, options, ['hub'])
-  const open: OpenStreams = new Set()
+  const resolved = resolveStreamOptions(defaults, options, ['hub'])
+  // At register, maxStreams is the whole instance's limit, not a default for each route.
+  const registry = new StreamRegistry(resolved.maxStreams)
+  const base = { ...resolved, maxStreams: undefined }
   const hub = await createHub(options.hub, fastify.log)
   fastify.decorate('sse', hub.api)
   // onClose runs after preClose has ended the open streams: then subscriptions and Redis go.
@@ -35,18 +39,14 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
 
   fastify.decorateReply('sse', function sse (this: FastifyReply, source: SseSource<UntypedEvent>, callOptions?: SseReplyOptions) {
     const streamOptions = callOptions === undefined ? base : resolveStreamOptions(base, callOptions, ['events'])
-    return startStream(this.request, this, source, callOptions?.events, streamOptions, open)
+    return startStream(this.request, this, source, callOptions?.events, streamOptions, registry)
   })
 
-  fastify.addHook('onRoute', sseRouteHook(base, open))
+  fastify.addHook('onRoute', sseRouteHook(base, registry))
 
-  fastify.addHook('preClose', async () => {
-    if (open.size === 0) return
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })
-    await Promise.race([Promise.all([...open].map(stream => stream.close())), grace])
-    clearTimeout(timer)
-  })
+  // Streams still starting are ended too (their source function may be pending), and any that
+  // start from now on end at once: none can open on a closing server and hold close().
+  fastify.addHook('preClose', () => registry.close(CLOSE_GRACE_MS))
 }
 
 /** The plugin. `fastify.register(ssePlugin, options)` adds `reply.sse()` and the `sse` route option. */

@@ -33,8 +33,15 @@ export interface SseStreamOptions {
    */
   retry?: number | undefined
   /**
-   * Bytes the socket may hold unsent before the source is no longer pulled. Memory per slow
-   * client stays near this figure (plus at most one more batch of the same size while it fills).
+   * Bytes (UTF-8, as sent) of events batched into one write. While the socket still holds an
+   * unsent batch, the next one fills up to this size and then the source is no longer pulled, so
+   * memory per slow client stays near twice this figure.
+   *
+   * It is also the stream's share of each turn of the event loop: after batching this many
+   * bytes, or after pulling 1 024 events however small (events that are skipped or encode to
+   * nothing count too), the stream writes what it has and lets every other stream, timer and
+   * request have a turn before it pulls again. A source that never awaits cannot keep the
+   * process to itself, and a large write per turn keeps throughput near what the socket takes.
    * @defaultValue 65_536
    */
   highWaterMark?: number
@@ -52,6 +59,25 @@ export interface SseStreamOptions {
    * @defaultValue 256
    */
   maxLastEventIdLength?: number
+  /**
+   * Milliseconds a client may take nothing while data waits for it. When the socket has data it
+   * could not send and none of it has gone out for this long, the connection is closed (logged
+   * at `warn`), the source's signal aborts and its `finally` runs, so a stalled client does not
+   * hold memory and a file descriptor for ever. Progress is seen per write: a client that reads
+   * slowly but steadily keeps its stream. `0` turns it off.
+   * @defaultValue 30_000
+   */
+  writeTimeout?: number
+  /**
+   * Most streams open at once. At `register`: in this plugin instance, all routes together. On a
+   * route (`sse` option) or a `reply.sse()` call: on that route (method and URL pattern), on top
+   * of the instance's limit. A request beyond a limit is answered `503` with `Retry-After: 5`
+   * (`FST_SSE_TOO_MANY_STREAMS`) before its source is called. A stream counts from the moment
+   * `reply.sse()` is called (its source may still be starting) until it ends or its client
+   * leaves.
+   * @defaultValue undefined (no limit)
+   */
+  maxStreams?: number | undefined
 }
 
 /** Options of `reply.sse()`: the stream options plus the event map that types and checks it. */
@@ -68,6 +94,8 @@ export interface ResolvedStreamOptions {
   onInvalidEvent: InvalidEventPolicy
   onSourceError: SourceErrorPolicy
   maxLastEventIdLength: number
+  writeTimeout: number
+  maxStreams: number | undefined
 }
 
 export const defaults: ResolvedStreamOptions = {
@@ -77,7 +105,9 @@ export const defaults: ResolvedStreamOptions = {
   validate: true,
   onInvalidEvent: 'skip',
   onSourceError: 'close',
-  maxLastEventIdLength: 256
+  maxLastEventIdLength: 256,
+  writeTimeout: 30_000,
+  maxStreams: undefined
 }
 
 /** What a subscriber's queue does when its client falls too far behind. */
@@ -197,7 +227,9 @@ const streamSpec: Spec<ResolvedStreamOptions> = {
   validate: boolean,
   onInvalidEvent: oneOf<InvalidEventPolicy>(['skip', 'error-event', 'close']),
   onSourceError: oneOf<SourceErrorPolicy>(['close', 'error-event']),
-  maxLastEventIdLength: integer(0, Number.MAX_SAFE_INTEGER)
+  maxLastEventIdLength: integer(0, Number.MAX_SAFE_INTEGER),
+  writeTimeout: integer(0, 2 ** 31 - 1),
+  maxStreams: integer(1, Number.MAX_SAFE_INTEGER)
 }
 
 const hubSpec: Spec<ResolvedHubOptions> = {

@@ -5,7 +5,8 @@ import { invalidOption } from './errors.js'
 import type { EventIterable, EventMap, SseContext, UntypedEvent } from './events.js'
 import { documentSseRoute } from './openapi.js'
 import { resolveStreamOptions, type ResolvedStreamOptions, type SseReplyOptions } from './options.js'
-import { startStream, type OpenStreams } from './stream.js'
+import type { StreamRegistry } from './registry.js'
+import { startStream } from './stream.js'
 
 /** The route option: `true` for untyped events, or the event map and stream options. */
 export type SseRouteOption<M extends EventMap = EventMap> = true | SseReplyOptions<M>
@@ -14,7 +15,7 @@ type SseHandler = (this: FastifyInstance, request: FastifyRequest, reply: Fastif
   EventIterable<UntypedEvent> | PromiseLike<EventIterable<UntypedEvent>>
 
 /** An onRoute hook that turns routes with an `sse` option into streams. */
-export function sseRouteHook (base: ResolvedStreamOptions, open: OpenStreams) {
+export function sseRouteHook (base: ResolvedStreamOptions, registry: StreamRegistry) {
   return function onRoute (this: FastifyInstance, route: RouteOptions & { sse?: SseRouteOption | false }): void {
     const sse = route.sse
     if (sse === undefined || sse === false) return
@@ -28,7 +29,7 @@ export function sseRouteHook (base: ResolvedStreamOptions, open: OpenStreams) {
     documentSseRoute(this, route, events)
     const handler = route.handler as unknown as SseHandler
     route.handler = function sseHandler (this: FastifyInstance, request, reply) {
-      return startStream(request, reply, (context) => handler.call(this, request, reply, context), events, options, open)
+      return startStream(request, reply, (context) => handler.call(this, request, reply, context), events, options, registry)
     }
   }
 }

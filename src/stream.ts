@@ -3,13 +3,11 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { Connection } from './connection.js'
 import { encodeFrame, HEARTBEAT } from './wire.js'
-import { invalidOption, invalidSource, replySent, type SseError } from './errors.js'
+import { invalidOption, invalidSource, replySent, type SseError, type SseErrorCode } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
 import { createEventEncoder, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
-
-/** The streams a plugin instance has open, so `fastify.close()` can end them. */
-export type OpenStreams = Set<SseStream>
+import type { StreamRegistry, TrackedStream } from './registry.js'
 
 /** The JSON sent as `data` of an `error` event under the `error-event` policies. */
 export interface SseErrorData {
@@ -24,81 +22,165 @@ export interface SseErrorData {
 type Pull = IteratorResult<unknown> | PromiseLike<IteratorResult<unknown>>
 
 /**
- * Starts a stream on `reply`. Resolves when the stream has ended. Rejects only before the
- * response has started (the source could not be opened, or threw before its first event and
- * before it waited on anything), so Fastify's error handler answers with a normal HTTP error.
+ * Events pulled per turn of the event loop, however small: with `highWaterMark` bytes, the
+ * stream's share of a turn. Events of the usual tens of bytes and up reach `highWaterMark` first;
+ * this bounds sources whose events are tiny, skipped or encode to nothing.
  */
-export async function startStream (
+export const PULLS_PER_TURN = 1024
+
+/**
+ * What an `error` event says for each code: fixed text, so nothing from the data, the source or
+ * its errors (a value, a `toJSON` that throws with a connection string) reaches the client. The
+ * full error is logged.
+ */
+export const ERROR_EVENT_MESSAGES = {
+  FST_SSE_INVALID_EVENT: 'an invalid event was not sent',
+  FST_SSE_UNKNOWN_EVENT: 'an event whose name is not in the event map was not sent',
+  FST_SSE_INVALID_FIELD: 'an event whose event name, id, retry or comment is invalid was not sent',
+  FST_SSE_UNSERIALIZABLE: 'an event whose data could not be serialized was not sent',
+  FST_SSE_SOURCE_FAILED: 'the event source failed'
+} as const satisfies Partial<Record<SseErrorCode, string>>
+
+/**
+ * Starts a stream on `reply`. Resolves when the stream has ended. Rejects only before the
+ * response has started (a limit is reached, the source could not be opened, or it threw before
+ * its first event and before it waited on anything), so Fastify's error handler answers with a
+ * normal HTTP error.
+ */
+export function startStream (
   request: FastifyRequest,
   reply: FastifyReply,
   source: SseSource<UntypedEvent>,
   events: EventMap | undefined,
   options: ResolvedStreamOptions,
-  open: OpenStreams
+  registry: StreamRegistry
 ): Promise<void> {
-  if (reply.sent || reply.raw.headersSent) throw replySent()
-  if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
-  const encode = createEventEncoder({ events, validate: options.validate })
-  const conn = new Connection(request, reply, options.maxLastEventIdLength)
-  const context: SseContext = {
-    get signal () { return conn.signal },
-    lastEventId: conn.lastEventId
-  }
-
-  let iterator: Iterator<unknown> | AsyncIterator<unknown>
-  let first: Promise<IteratorResult<unknown>>
+  // Not an async function: one that awaited start() would keep its own frame and promise alive
+  // for the whole life of the stream (idle streams count their bytes).
+  let stream: SseStream
   try {
-    const iterable = typeof source === 'function' ? await source(context) : source
-    iterator = iteratorOf(iterable)
-    first = Promise.resolve(iterator.next())
+    if (reply.sent || reply.raw.headersSent) throw replySent()
+    if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
+    const encode = createEventEncoder({ events, validate: options.validate })
+    stream = new SseStream(request, reply, encode, options, registry)
   } catch (err) {
-    conn.abort(asError(err))
-    throw err
+    return Promise.reject(err)
   }
-
-  // Wait for the first event for at most one turn of the event loop. A source that fails at
-  // once (a missing record, a bad parameter) still gets a proper HTTP status; a source that is
-  // waiting on I/O or a timer gets its headers now, so the client's `open` fires without delay.
-  const early = await Promise.race([
-    first.then(result => ({ result }), (error: unknown) => ({ error })),
-    new Promise<undefined>(resolve => setImmediate(resolve, undefined))
-  ])
-  if (early !== undefined && 'error' in early) {
-    conn.abort(asError(early.error))
-    throw early.error
-  }
-  const stream = new SseStream(request.log, conn, iterator, encode, options, open)
-  if (conn.closed) {
-    stream.stop()
-    return
-  }
-  return stream.run(early?.result ?? first)
+  return stream.start(source)
 }
 
-export class SseStream {
-  private batch = ''
+const STOPPED = Symbol('stopped')
+
+export class SseStream implements TrackedStream {
+  // The batch is `measured` (whose UTF-8 size is `measuredBytes`) followed by `unmeasured`.
+  // Measuring every frame would cost more than encoding it; UTF-8 takes 1 to 3 bytes per
+  // UTF-16 unit, so the unmeasured part is measured only once it could reach highWaterMark.
+  private measured = ''
+  private measuredBytes = 0
+  private unmeasured = ''
   private flushScheduled = false
   private lastWrite = 0
   private heartbeat: NodeJS.Timeout | undefined
-  private iterating = true
+  private iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined
+  private iterating = false
+  private running = false
   private stopped = false
+  /** Settles a start that is waiting on the source function when the stream is stopped. */
+  private interrupt: ((value: typeof STOPPED) => void) | undefined
   private cleanup: Promise<void> | undefined
+  private readonly log: FastifyBaseLogger
+  private readonly conn: Connection
 
   constructor (
-    private readonly log: FastifyBaseLogger,
-    private readonly conn: Connection,
-    private readonly iterator: Iterator<unknown> | AsyncIterator<unknown>,
+    request: FastifyRequest,
+    private readonly reply: FastifyReply,
     private readonly encode: EventEncoder,
     private readonly options: ResolvedStreamOptions,
-    private readonly open: OpenStreams
+    private readonly registry: StreamRegistry
   ) {
+    this.log = request.log
+    registry.admit(this, request, options.maxStreams)
+    this.conn = new Connection(request, reply, options)
     // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
     // aborts (the Connection's), and stop() abandons the pending pull and calls return().
-    conn.onclose = () => this.stop()
-    conn.ondrain = () => this.flush()
+    this.conn.onclose = () => this.stop()
+    this.conn.ondrain = () => this.flush()
   }
 
-  async run (pending: Pull): Promise<void> {
+  async start (source: SseSource<UntypedEvent>): Promise<void> {
+    const { conn } = this
+    // During fastify.close() the source is not even called: the client gets an empty stream
+    // and reconnects (to another instance, or to this one once it is back).
+    if (this.registry.closing || conn.closed) return this.endEarly()
+    const context: SseContext = {
+      get signal () { return conn.signal },
+      lastEventId: conn.lastEventId
+    }
+    let first: Promise<IteratorResult<unknown>>
+    try {
+      const made = typeof source === 'function' ? source(context) : source
+      const iterable = isPromiseLike(made) ? await this.unlessStopped(made) : made
+      if (iterable === STOPPED) return this.endEarly()
+      this.iterator = iteratorOf(iterable)
+      this.iterating = true
+      first = Promise.resolve(this.iterator.next())
+    } catch (err) {
+      this.conn.abort(asError(err))
+      this.stop()
+      throw err
+    }
+
+    // Wait for the first event for at most one turn of the event loop. A source that fails at
+    // once (a missing record, a bad parameter) still gets a proper HTTP status; a source that is
+    // waiting on I/O or a timer gets its headers now, so the client's `open` fires without delay.
+    const early = await Promise.race([
+      first.then(result => ({ result }), (error: unknown) => ({ error })),
+      new Promise<undefined>(resolve => setImmediate(resolve, undefined))
+    ])
+    if (this.stopped) return this.endEarly()
+    if (early !== undefined && 'error' in early) {
+      this.iterating = false
+      this.conn.abort(asError(early.error))
+      this.stop()
+      throw early.error
+    }
+    return this.run(early?.result ?? first)
+  }
+
+  /**
+   * Waits for the source function, unless the stream is stopped first (the client left, or
+   * the server is closing). What the function gives later is then closed at once.
+   */
+  private unlessStopped<T> (made: PromiseLike<T>): Promise<T | typeof STOPPED> {
+    const stopped = new Promise<typeof STOPPED>(resolve => { this.interrupt = resolve })
+    return Promise.race([made, stopped]).then(result => {
+      this.interrupt = undefined
+      if (result === STOPPED) {
+        Promise.resolve(made).then(late => iteratorOf(late as EventIterable<unknown>).return?.()).catch((err: unknown) => {
+          // Often the AbortError of the signal that told it to stop: not worth more than debug.
+          this.log.debug({ err }, 'fastify-typed-sse: a source that was still starting failed or threw while closing after its stream had ended')
+        })
+      }
+      return result
+    })
+  }
+
+  /**
+   * Ends a stream that never ran: the server is closing, or the client left while the source
+   * was starting. An open connection gets an empty stream, so an EventSource reconnects.
+   */
+  private endEarly (): void {
+    if (!this.conn.closed && !this.reply.sent) {
+      this.conn.open()
+      this.conn.end()
+    } else if (!this.reply.sent) {
+      // Nobody to answer; Fastify must not try to send anything either.
+      this.reply.hijack()
+    }
+    this.stop()
+  }
+
+  private async run (pending: Pull): Promise<void> {
     const { conn, options } = this
     try {
       conn.open()
@@ -106,28 +188,42 @@ export class SseStream {
       this.stop()
       throw err
     }
-    this.open.add(this)
+    this.running = true
     this.lastWrite = Date.now()
     if (options.retry !== undefined) this.push(encodeFrame({ retry: options.retry }))
     if (options.heartbeatInterval > 0) this.armHeartbeat(options.heartbeatInterval)
     let next: Pull | undefined = pending
+    // Pulls since the loop last let the event loop turn.
+    let pulls = 0
     try {
       while (!conn.closed) {
-        // Backpressure: with a full batch and a socket that has not drained, stop pulling. The
-        // source is not asked for more until the client takes what it has.
-        if (this.batch.length >= options.highWaterMark) {
-          if (conn.needsDrain) await conn.drained()
+        if (this.batchFull()) {
+          // Backpressure: with a full batch and a socket that has not drained, stop pulling. The
+          // source is not asked for more until the client takes what it has.
+          pulls = 0
+          if (conn.needsDrain) {
+            await conn.drained()
+          } else {
+            this.writeBatch()
+            await nextTurn()
+          }
+          continue
+        }
+        if (pulls === PULLS_PER_TURN) {
+          pulls = 0
           this.flush()
+          await nextTurn()
           continue
         }
         let result: IteratorResult<unknown>
         try {
-          result = await (next ?? this.iterator.next())
+          result = await (next ?? this.iterator!.next())
           next = undefined
         } catch (err) {
           if (!conn.closed) this.sourceFailed(err)
           return
         }
+        pulls++
         if (conn.closed) return
         if (result.done === true) {
           this.iterating = false
@@ -142,26 +238,41 @@ export class SseStream {
     }
   }
 
-  /** Ends the stream from outside (server closing); resolves once the source has cleaned up. */
+  /** Ends the stream from outside (server closing); resolves once the source has cleaned up and the response is over. */
   close (): Promise<void> {
-    this.end()
-    return this.cleanup ?? Promise.resolve()
+    try {
+      if (this.running) this.end()
+      else this.endEarly()
+    } catch (err) {
+      // Headers that cannot be written (a hook set an invalid one): drop it rather than fail close().
+      this.log.error({ err }, 'fastify-typed-sse: a stream could not be ended cleanly at close; its connection was dropped')
+      this.stop()
+      this.conn.destroy()
+    }
+    return Promise.all([this.cleanup, this.conn.finished()]).then(() => undefined)
+  }
+
+  /** Drops the connection if its response could not finish (the client does not read). */
+  destroy (): void {
+    this.conn.destroy()
   }
 
   /**
-   * Stops pulling: clears the heartbeat, forgets the stream, and calls the source's return()
+   * Stops pulling: clears the heartbeat, counts the stream out, and calls the source's return()
    * so its `finally` runs (at once if it awaits something that honours the signal).
    */
   stop (): void {
     if (this.stopped) return
     this.stopped = true
     clearTimeout(this.heartbeat)
-    this.open.delete(this)
+    this.registry.release(this)
     this.conn.abort(new Error('the stream was stopped'))
-    if (this.iterating && typeof this.iterator.return === 'function') {
+    this.interrupt?.(STOPPED)
+    if (this.iterating && typeof this.iterator?.return === 'function') {
       this.iterating = false
+      const iterator = this.iterator
       this.cleanup = Promise.resolve()
-        .then(() => this.iterator.return?.())
+        .then(() => iterator.return?.())
         .then(() => undefined, (err: unknown) => {
           this.log.error({ err }, 'fastify-typed-sse: the source threw while cleaning up')
         })
@@ -178,12 +289,22 @@ export class SseStream {
 
   private push (frame: string): void {
     if (frame === '') return
-    this.batch += frame
+    this.unmeasured += frame
     // Everything the source yields before the event loop turns goes out in one write.
     if (!this.flushScheduled) {
       this.flushScheduled = true
       scheduleFlush(this)
     }
+  }
+
+  /** True once the batch holds highWaterMark bytes (UTF-8, as they will be sent). */
+  private batchFull (): boolean {
+    const limit = this.options.highWaterMark
+    if (this.measuredBytes + 3 * this.unmeasured.length < limit) return false
+    this.measuredBytes += Buffer.byteLength(this.unmeasured)
+    this.measured += this.unmeasured
+    this.unmeasured = ''
+    return this.measuredBytes >= limit
   }
 
   /** Called once per turn of the event loop for a stream that has batched something. */
@@ -198,9 +319,11 @@ export class SseStream {
   }
 
   private writeBatch (): void {
-    if (this.batch === '' || this.conn.closed) return
-    this.conn.write(this.batch)
-    this.batch = ''
+    if ((this.measured === '' && this.unmeasured === '') || this.conn.closed) return
+    this.conn.write(this.measured + this.unmeasured)
+    this.measured = ''
+    this.unmeasured = ''
+    this.measuredBytes = 0
     this.lastWrite = Date.now()
   }
 
@@ -211,7 +334,7 @@ export class SseStream {
       const idle = Date.now() - this.lastWrite
       if (idle >= interval) {
         // A heartbeat only matters on a quiet line; a draining socket is not quiet.
-        if (this.batch === '' && !this.conn.needsDrain) this.conn.write(HEARTBEAT)
+        if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) this.conn.write(HEARTBEAT)
         this.lastWrite = Date.now()
         this.armHeartbeat(interval)
       } else {
@@ -227,7 +350,8 @@ export class SseStream {
     this.log.error({ err: error }, 'fastify-typed-sse: an invalid event was not sent')
     if (policy === 'close') return false
     if (policy === 'error-event') {
-      const data: SseErrorData = { code: error.code, message: error.message }
+      const code = error.code as keyof typeof ERROR_EVENT_MESSAGES
+      const data: SseErrorData = { code, message: ERROR_EVENT_MESSAGES[code] ?? ERROR_EVENT_MESSAGES.FST_SSE_INVALID_EVENT }
       if ('event' in error) data.event = error.event as string
       if ('path' in error) data.path = error.path as string
       this.push(errorFrame(data))
@@ -239,7 +363,7 @@ export class SseStream {
     this.iterating = false
     this.log.error({ err }, 'fastify-typed-sse: the source threw after the stream started')
     if (this.options.onSourceError === 'error-event') {
-      this.push(errorFrame({ code: 'FST_SSE_SOURCE_FAILED', message: 'the event source failed' }))
+      this.push(errorFrame({ code: 'FST_SSE_SOURCE_FAILED', message: ERROR_EVENT_MESSAGES.FST_SSE_SOURCE_FAILED }))
     }
   }
 }
@@ -254,6 +378,15 @@ function flushAll (): void {
   const streams = dirty
   dirty = []
   for (const stream of streams) stream.scheduledFlush()
+}
+
+/** Lets the event loop turn: timers, I/O and every other stream run before this one goes on. */
+function nextTurn (): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve))
+}
+
+function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
 }
 
 function errorFrame (data: SseErrorData): string {

@@ -35,3 +35,34 @@ t.test('a paused client stops the source, and what the server holds stays near h
   t.pass('reading resumes the source')
   response.close()
 })
+
+t.test('highWaterMark counts bytes as sent (UTF-8): a batch of CJK text holds highWaterMark bytes, not three times as many', async t => {
+  const highWaterMark = 16 * 1024
+  // 300 CJK characters: 300 UTF-16 units, 900 bytes of UTF-8.
+  const text = '日本語のテキスト'.repeat(38).slice(0, 300)
+  const eventBytes = Buffer.byteLength(`data: ${text}\n\n`)
+  const writes: number[] = []
+  let yielded = 0
+  const { port } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => {
+      // What the stream hands the socket in each write: one batch.
+      const write = reply.raw.write.bind(reply.raw) as (chunk: string) => boolean
+      reply.raw.write = ((chunk: string) => { writes.push(Buffer.byteLength(chunk)); return write(chunk) }) as typeof reply.raw.write
+      return reply.sse(function * () {
+        for (;;) {
+          yielded++
+          yield { data: text }
+        }
+      }, { highWaterMark })
+    })
+  }, { fastify: { logger: false } })
+  const response = await rawGet(port, '/s')
+  response.socket.pause()
+  let last = -1
+  await until(() => { const stalled = yielded === last && yielded > 0; last = yielded; return stalled }, 'the source to stall')
+  const largest = Math.max(...writes)
+  t.ok(writes.length > 2, `${writes.length} writes`)
+  t.ok(largest <= highWaterMark + eventBytes, `the largest batch is ${largest} bytes, within highWaterMark (${highWaterMark}) and one event`)
+  t.ok(largest > highWaterMark / 2, 'batches are not cut short either')
+  response.close()
+})

@@ -1,7 +1,7 @@
 // How streams end: the source finishing, the source throwing before or after the response has
 // started, and fastify.close() with streams open.
 import t from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { EventSource } from 'eventsource'
 import { setTimeout as sleep } from 'node:timers/promises'
 import ssePlugin from '../src/index.js'
@@ -143,4 +143,107 @@ t.test('an EventSource sees the stream end when the server closes', async t => {
   await app.close()
   await until(() => errors > 0, 'the client to notice')
   t.same(messages, ['hello'])
+})
+
+/** app.close(), or 'hung' if it has not resolved in 10 s: only a hang breaks this bound. */
+async function closeOrHang (app: FastifyInstance): Promise<'closed' | 'hung'> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<'hung'>(resolve => { timer = setTimeout(resolve, 10_000, 'hung') })
+  const outcome = await Promise.race([app.close().then(() => 'closed' as const), hung])
+  clearTimeout(timer)
+  return outcome
+}
+
+async function listening (register: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance, port: number }> {
+  const app = Fastify({ logger: false })
+  await app.register(ssePlugin)
+  register(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, port: (app.server.address() as { port: number }).port }
+}
+
+t.test('fastify.close() ends streams whose source is still starting; they never stream on the closing server', async t => {
+  const returned: string[] = []
+  let release!: () => void
+  const late = new Promise<void>(resolve => { release = resolve })
+  const iterable = (name: string): AsyncIterable<{ data: string }> => ({
+    [Symbol.asyncIterator]: () => ({
+      next: async () => ({ done: false, value: { data: name } }),
+      return: async () => { returned.push(name); return { done: true, value: undefined } }
+    })
+  })
+  let calledAfterClose = false
+  const { app, port } = await listening(app => {
+    // Honours its signal: rejects with an AbortError once the stream is stopped.
+    app.get('/signal', (_request, reply) => reply.sse(async ({ signal }) => {
+      await sleep(60_000, undefined, { signal })
+      return iterable('signal')
+    }))
+    // Ignores its signal and never settles.
+    app.get('/never', (_request, reply) => reply.sse(async () => await new Promise<never>(() => {})))
+    // Ignores its signal and comes back once close() has begun: what it returns is closed.
+    app.get('/late', (_request, reply) => reply.sse(async () => {
+      await late
+      return iterable('late')
+    }))
+    // The same through the `sse` route option, with an async handler.
+    app.get('/route', { sse: true }, async () => {
+      await late
+      return iterable('route')
+    })
+    // Starts only once close() has begun (its preHandler waits for that): never calls its source.
+    app.get('/after', {
+      preHandler: async () => { await late }
+    }, (_request, reply) => reply.sse(() => { calledAfterClose = true; return iterable('after') }))
+    // Released once the plugin's own preClose has run (hooks run in the order they were added).
+    app.addHook('preClose', async () => { release() })
+  })
+  // rawGet resolves once the response head arrives: not before close() here.
+  const clients = ['/signal', '/never', '/late', '/route', '/after'].map(path => rawGet(port, path))
+  // Every request has reached its handler (or preHandler) before close() begins.
+  await sleep(200)
+  t.equal(await closeOrHang(app), 'closed', 'close() did not wait for the starting streams')
+  for (const client of await Promise.all(clients)) {
+    await client.ended
+    t.equal(client.status, 200)
+    t.equal(client.body(), '', 'an empty stream: the client reconnects elsewhere')
+    t.ok(client.terminated(), 'ended cleanly')
+  }
+  await until(() => returned.length === 2, 'the late iterables to be closed')
+  t.same(returned.sort(), ['late', 'route'], 'what a late source returned was closed, never streamed')
+  t.notOk(calledAfterClose, 'a stream that starts during close() never calls its source')
+})
+
+t.test('fastify.close() does not wait on a client that never reads', async t => {
+  const { app, port } = await listening(app => {
+    app.get('/s', (_request, reply) => reply.sse(function * () {
+      for (;;) yield { data: 'x'.repeat(1000) }
+    }))
+  })
+  const client = await rawGet(port, '/s')
+  client.socket.pause()
+  // Long enough for the kernel's buffers to fill and the response to hold data it cannot send.
+  await sleep(500)
+  t.equal(await closeOrHang(app), 'closed')
+  // A paused socket does not see the connection go until it reads again.
+  client.socket.resume()
+  await client.ended
+  t.notOk(client.terminated(), 'the connection was dropped with the data it would not take')
+})
+
+t.test('fastify.close() is not derailed by a starting stream whose headers cannot be written', async t => {
+  const app = Fastify({ logger: false })
+  await app.register(ssePlugin)
+  app.get('/s', (_request, reply) => {
+    // Node refuses this header when the head is written: at close, in place of an empty stream.
+    reply.header('x-broken', 'a\nb')
+    return reply.sse(async () => await new Promise<never>(() => {}))
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const client = rawGet((app.server.address() as { port: number }).port, '/s')
+  await sleep(200)
+  t.equal(await closeOrHang(app), 'closed')
+  const response = await client
+  await response.ended
+  t.equal(response.status, 0, 'the connection was dropped without a response head')
 })

@@ -13,7 +13,10 @@ const cases: Array<[string, Record<string, unknown>, RegExp]> = [
   ['an unknown policy', { onInvalidEvent: 'ignore' }, /option "onInvalidEvent" must be one of "skip", "error-event", "close", got "ignore"/],
   ['an unknown source-error policy', { onSourceError: 'retry' }, /option "onSourceError" must be one of "close", "error-event", got "retry"/],
   ['a non-boolean validate', { validate: 'yes' }, /option "validate" must be a boolean, got "yes"/],
-  ['a misspelt option', { heartbeatIntervall: 1000 }, /option "heartbeatIntervall" must be one of the known options/]
+  ['a misspelt option', { heartbeatIntervall: 1000 }, /option "heartbeatIntervall" must be one of the known options/],
+  ['a negative write timeout', { writeTimeout: -1 }, /option "writeTimeout" must be an integer from 0 to 2147483647, got -1/],
+  ['a zero stream limit', { maxStreams: 0 }, /option "maxStreams" must be an integer from 1 to \d+, got 0/],
+  ['a stream limit that is not a number', { maxStreams: '100' }, /option "maxStreams" must be an integer from 1 to \d+, got "100"/]
 ]
 
 for (const [what, options, message] of cases) {

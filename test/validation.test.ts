@@ -38,10 +38,53 @@ t.test('error-event: a typed `error` event takes the invalid event\'s place and 
   t.same(response.events.map(e => [e.event, e.id]), [['tick', '1'], ['error', undefined], ['tick', '3']])
   t.same(JSON.parse(response.events[1]!.data), {
     code: 'FST_SSE_INVALID_EVENT',
-    message: 'fastify-typed-sse: event "tick" has invalid data at "/tags/1": Expected string',
+    message: 'an invalid event was not sent',
     event: 'tick',
     path: '/tags/1'
   })
+})
+
+t.test('error-event sends a fixed message per code: what went wrong in detail is only logged', async t => {
+  const secret = 'postgres://admin:hunter2@db.internal'
+  const { port, logs } = await startApp(t, app => {
+    app.get('/s', (_request, reply) => reply.sse([
+      // A toJSON that throws with a connection string in its message.
+      { event: 'row', data: { toJSON () { throw new Error(`cannot reach ${secret}`) } } },
+      // Field errors used to quote the offending value.
+      { id: `${secret}\nevent: injected`, data: 1 },
+      { event: `${secret}\r`, data: 2 },
+      // So did "not an event object".
+      secret,
+      { event: 'unknown-name', data: 3 },
+      { data: 'ok' }
+    ] as never, { onInvalidEvent: 'error-event' }))
+    app.get('/typed', (_request, reply) => reply.sse([
+      { event: 'tick', data: { n: secret, tags: [] } as never },
+      { event: 'nope', data: secret } as never
+    ], { events, onInvalidEvent: 'error-event' }))
+  })
+  const response = await rawGet(port, '/s')
+  await response.ended
+  const typed = await rawGet(port, '/typed')
+  await typed.ended
+  const wire = response.body() + typed.body()
+  t.notMatch(wire, 'hunter2', 'no secret on the wire')
+  const frame = (data: object): string => `event: error\ndata: ${JSON.stringify(data)}\n\n`
+  t.equal(response.body(), [
+    frame({ code: 'FST_SSE_UNSERIALIZABLE', message: 'an event whose data could not be serialized was not sent', event: 'row' }),
+    frame({ code: 'FST_SSE_INVALID_FIELD', message: 'an event whose event name, id, retry or comment is invalid was not sent' }),
+    frame({ code: 'FST_SSE_INVALID_FIELD', message: 'an event whose event name, id, retry or comment is invalid was not sent' }),
+    frame({ code: 'FST_SSE_INVALID_EVENT', message: 'an invalid event was not sent' }),
+    'event: unknown-name\ndata: 3\n\n',
+    'data: ok\n\n'
+  ].join(''))
+  t.equal(typed.body(), [
+    frame({ code: 'FST_SSE_INVALID_EVENT', message: 'an invalid event was not sent', event: 'tick', path: '/n' }),
+    frame({ code: 'FST_SSE_UNKNOWN_EVENT', message: 'an event whose name is not in the event map was not sent', event: 'nope' })
+  ].join(''))
+  const logged = logs.filter(line => line.msg === 'fastify-typed-sse: an invalid event was not sent')
+  t.equal(logged.length, 6, 'every invalid event is logged')
+  t.match(logged[0], { err: { code: 'FST_SSE_UNSERIALIZABLE', message: /cannot reach postgres:\/\/admin:hunter2@db.internal/ } }, 'the detail is in the log')
 })
 
 t.test('close: the stream ends at the invalid event, and the source is returned', async t => {

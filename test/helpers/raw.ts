@@ -21,12 +21,16 @@ export interface RawResponse {
   close (): void
 }
 
-export async function rawGet (port: number, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+/**
+ * `options.encoding` is how the request head is turned into bytes: UTF-8 (as browsers send
+ * non-ASCII header values), or `latin1` for one byte per character (as Node's fetch does).
+ */
+export async function rawGet (port: number, path: string, headers: Record<string, string> = {}, options: { encoding?: BufferEncoding } = {}): Promise<RawResponse> {
   const socket = connect({ port, host: '127.0.0.1' })
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   const head = Object.entries({ host: `127.0.0.1:${port}`, accept: 'text/event-stream', ...headers })
     .map(([name, value]) => `${name}: ${value}\r\n`).join('')
-  socket.write(`GET ${path} HTTP/1.1\r\n${head}\r\n`)
+  socket.write(`GET ${path} HTTP/1.1\r\n${head}\r\n`, options.encoding ?? 'utf8')
 
   let raw = Buffer.alloc(0)
   let body = ''
