@@ -1,5 +1,5 @@
 // Builds dist/ when it is missing or older than its sources, and otherwise does nothing: the
-// tests that load the built package (test/helpers/built.ts) and the consumer check call it, so
+// tests that load the built package (test/helpers/built.ts) and `npm pack` (prepack) call it, so
 // `npx tap test/x.test.ts` works from a clean clone and `npm test` builds only when a test needs
 // dist/. "Older" is decided by content, not mtimes: a hash of every build input is written to
 // dist/.build-stamp after a build. Several test processes may call this at once; a lock
@@ -13,7 +13,11 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const stamp = join(root, 'dist', '.build-stamp')
 const lock = join(root, '.build-lock')
-const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.cjs.json', 'scripts/write-cjs-package.mjs', 'package.json']
+// What the build reads, and the compiler that reads it (its package.json holds its version).
+// Of our own package.json the compiler reads only `type` (and `imports`), hashed below: a new
+// script or dependency range does not make dist/ stale.
+const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.cjs.json', 'scripts/write-cjs-package.mjs',
+  'node_modules/typescript/package.json']
 // A build takes about 30 s on an idle machine; a lock older than this was left by a killed build.
 const STALE_LOCK_MS = 10 * 60_000
 
@@ -30,6 +34,8 @@ function files (path) {
 
 function sourceHash () {
   const hash = createHash('sha256')
+  const { type, imports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  hash.update(JSON.stringify({ type, imports }) + '\0')
   for (const file of inputs.flatMap(files).sort()) {
     hash.update(relative(root, join(root, file)) + '\0')
     hash.update(readFileSync(join(root, file)))
