@@ -13,6 +13,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 // than the per-file timeout of .taprc. Only a hang should break this bound.
 const BUILD_TIMEOUT_MS = 10 * 60_000
 
+/**
+ * Builds dist/ if it is stale. Afterwards the file's timeout is the configured one again: a
+ * test file that needs a longer one sets it after this call.
+ */
 export async function ensureBuilt (): Promise<void> {
   // The root test's timeout is the whole file's (tap's runner is told of it): lift it for the
   // build, then give the rest of the file its usual time again.
