@@ -111,8 +111,12 @@ function sseError (code: SseErrorCode, message: string, cause?: unknown): SseErr
 
 /** A plugin, route, topic or `reply.sse()` option has a wrong value. Thrown at `register` (or at the call). */
 export function invalidOption (option: string, expected: string, got: unknown): SseError {
-  return sseError('FST_SSE_INVALID_OPTION',
-    `fastify-typed-sse: option "${option}" must be ${expected}, got ${describe(got)}`)
+  return optionError(`option "${option}" must be ${expected}, got ${describe(got)}`)
+}
+
+// The one place FST_SSE_INVALID_OPTION is raised; other wordings of a bad option come through it.
+function optionError (problem: string, cause?: unknown): SseError {
+  return sseError('FST_SSE_INVALID_OPTION', `fastify-typed-sse: ${problem}`, cause)
 }
 
 /** `hub.redis` is set but the `ioredis` package is not installed. */
