@@ -57,7 +57,7 @@ export type { ControlFrame, EventIterable, EventMap, FrameFields, MapEvent, SseC
 export type { InvalidEventPolicy, SourceErrorPolicy, SseReplyOptions, SseStreamOptions } from './options.js'
 export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
-export { InvalidEventError, SseError, type SseErrorCode } from './errors.js'
+export { InvalidEventError, isSseError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './wire.js'
 export type { SseHub } from './hub/hub.js'
 export type { HubOptions, OverflowPolicy } from './options.js'

@@ -1,7 +1,7 @@
 // Compiles an event map once: a validator and a serializer per schema. Checking is cheap; the
 // failing path is worked out only when a check fails.
 import type { TSchema } from '@sinclair/typebox'
-import { InvalidEventError, type SseError, unknownEvent } from './errors.js'
+import { invalidEvent, type InvalidEventError, type SseError, unknownEvent } from './errors.js'
 import type { EventMap } from './events.js'
 import { compileSerializer, type Serializer } from './serializer.js'
 import { validatorOf } from './validator.js'
@@ -52,7 +52,7 @@ export function compileEvent (schema: TSchema): CompiledEvent {
       check: validator.check,
       explain: (event, data) => {
         const { path, reason } = validator.explain(data)
-        return new InvalidEventError(event, path, reason)
+        return invalidEvent(event, path, reason)
       },
       serialize,
       multiline

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { Connection } from './connection.js'
 import { encodeFrame, HEARTBEAT } from './wire.js'
-import { invalidOption, invalidSource, replySent, type SseError, type SseErrorCode } from './errors.js'
+import { invalidOption, invalidSource, replySent, sourceFailed, type SseError, type SseErrorCode } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
 import { createEventEncoder, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
@@ -361,9 +361,10 @@ export class SseStream implements TrackedStream {
 
   private sourceFailed (err: unknown): void {
     this.iterating = false
-    this.log.error({ err }, 'fastify-typed-sse: the source threw after the stream started')
+    const error = sourceFailed(err)
+    this.log.error({ err: error }, 'fastify-typed-sse: the source threw after the stream started')
     if (this.options.onSourceError === 'error-event') {
-      this.push(errorFrame({ code: 'FST_SSE_SOURCE_FAILED', message: ERROR_EVENT_MESSAGES.FST_SSE_SOURCE_FAILED }))
+      this.push(errorFrame({ code: error.code, message: ERROR_EVENT_MESSAGES.FST_SSE_SOURCE_FAILED }))
     }
   }
 }

@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { sseClient, SseClientError, type ReconnectInfo } from '../src/client/index.js'
 import { startApp as startTestApp, until } from './helpers/server.js'
+import { ensureBuilt } from './helpers/built.js'
 
 // Node's fetch opens a spare connection after one is aborted, which would hold app.close() for
 // the pool's 4 s keep-alive; closing every connection keeps each test short.
@@ -351,7 +352,8 @@ t.test('where eval is forbidden (a strict Content-Security-Policy), checks fall 
 
 t.test('the built package exports the client and the helper by subpath, to ESM and CommonJS', async t => {
   // Plain `node`, without tsx (whose tsconfig paths would send the imports to src/), loads dist/
-  // through package.json "exports" as an installed package would. `npm test` builds dist/ first.
+  // through package.json "exports" as an installed package would, building it when it is stale.
+  await ensureBuilt()
   const root = fileURLToPath(new URL('..', import.meta.url))
   const script = (load: string) => `${load}
     ;(async () => {

@@ -89,7 +89,7 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     // @ts-expect-error not an event of the map
     await t.rejects(room.publish({ event: 'left', data: { who: 'ann' } }), { code: 'FST_SSE_UNKNOWN_EVENT' })
     // @ts-expect-error the hub assigns ids
-    await t.rejects(room.publish({ id: '1-1', data: { from: 'ann', text: 'x' } }), { code: 'FST_SSE_INVALID_EVENT', message: /takes no id/ })
+    await t.rejects(room.publish({ id: '1-1', data: { from: 'ann', text: 'x' } }), { code: 'FST_SSE_INVALID_PUBLISH', message: /takes no id/ })
     const after = await room.publish({ data: { from: 'ann', text: 'after' } })
     await live.waitFor(body => body.includes('"after"'))
     t.same(live.events.map(event => JSON.parse(event.data).text), ['after'], 'the live subscriber saw only the valid event')

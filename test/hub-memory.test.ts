@@ -77,7 +77,7 @@ t.test('hub.redis without the ioredis package installed fails at register, sayin
     try { await app.register(ssePlugin, { hub: { redis: 'redis://127.0.0.1:1' } }) } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })) }`
   const { stdout } = await run(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hide)}`, '--import', 'tsx', '--input-type=module', '-e', script])
   t.same(JSON.parse(stdout), {
-    code: 'FST_SSE_INVALID_OPTION',
+    code: 'FST_SSE_REDIS_CLIENT_MISSING',
     message: 'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis'
   })
 })

@@ -1,12 +1,15 @@
 // The built package imports the ways users write it: ESM default and named, and CommonJS
 // require() (which Fastify unwraps through `default`). Each check runs in plain `node`, without
 // tsx, so it loads dist/ through package.json "exports" exactly as an installed package would.
-// `npm test` builds dist/ first.
+// dist/ is built first when it is missing or stale.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { ensureBuilt } from './helpers/built.js'
+
+await ensureBuilt()
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))

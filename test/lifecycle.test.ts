@@ -72,7 +72,11 @@ t.test('a source that throws after the stream started is logged and ends the str
   t.equal(failing.status, 200)
   t.equal(failing.body(), 'data: one\n\n')
   t.equal(fine.body(), 'data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n', 'the other stream is unaffected')
-  t.match(logs.find(line => line.msg === 'fastify-typed-sse: the source threw after the stream started'), { level: 50, err: { message: 'database went away' } })
+  // One code for the condition, the source's own error kept as the cause.
+  t.match(logs.find(line => line.msg === 'fastify-typed-sse: the source threw after the stream started'), {
+    level: 50,
+    err: { code: 'FST_SSE_SOURCE_FAILED', message: /the event source threw after the stream started.*: database went away$/, stack: /caused by: Error: database went away/ }
+  })
 })
 
 t.test('onSourceError: error-event sends an `error` event, without the internal message, then ends', async t => {

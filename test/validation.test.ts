@@ -174,7 +174,7 @@ t.test('yielding something that is not an event object is refused', async t => {
   const response = await rawGet(port, '/s')
   await response.ended
   t.equal(response.body(), 'data: ok\n\n')
-  t.match(logs.find(line => line.level === 50), { err: { code: 'FST_SSE_INVALID_EVENT', message: /must yield objects like/ } })
+  t.match(logs.find(line => line.level === 50), { err: { code: 'FST_SSE_NOT_AN_EVENT', message: /must yield objects like/ } })
 })
 
 t.test('data that passes its schema but cannot be serialized is refused like an invalid event', async t => {

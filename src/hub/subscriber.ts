@@ -3,7 +3,7 @@
 // missed; ids at or below what the client already has are skipped, so nothing comes twice.
 import type { FastifyBaseLogger } from 'fastify'
 import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
-import { SseError } from '../errors.js'
+import { isSseError } from '../errors.js'
 import { compareIds, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
@@ -211,7 +211,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 }
 
 function isUnavailable (err: unknown): boolean {
-  return err instanceof SseError && err.code === 'FST_SSE_HUB_UNAVAILABLE'
+  return isSseError(err, 'FST_SSE_HUB_UNAVAILABLE')
 }
 
 function resetFrame (data: HubResetData, head: string | undefined): EncodedFrame {
