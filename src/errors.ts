@@ -138,3 +138,9 @@ export function missingRedisClient (cause: unknown): SseError {
   return new SseError('FST_SSE_INVALID_OPTION',
     'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis', { cause })
 }
+
+/** An event map holds a schema the validator cannot check: registration fails, naming the key. */
+export function invalidSchema (option: string, problem: string, cause: unknown): SseError {
+  return new SseError('FST_SSE_INVALID_OPTION',
+    `fastify-typed-sse: option "${option}" must be a schema the validator can check, but ${problem}`, { cause })
+}
