@@ -71,6 +71,13 @@ export type SseEvent<M extends EventMap> = {
   }
 }[keyof M & string] | ControlFrame
 
+/**
+ * A return type for a source's generator: `async function * (): SseGenerator<typeof events>`.
+ * Optional (the map types the generator anyway), but with it each wrong yield is reported at the
+ * field itself, rather than as the whole generator not fitting the route or `reply.sse()`.
+ */
+export type SseGenerator<M extends EventMap> = AsyncGenerator<SseEvent<M>, void, unknown>
+
 /** What an untyped source (no `events` map) may yield. */
 export interface UntypedEvent extends FrameFields {
   event?: string | undefined

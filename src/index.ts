@@ -53,7 +53,7 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
 export const ssePlugin = fp(plugin, { fastify: '5.x', name: 'fastify-typed-sse' })
 export default ssePlugin
 
-export type { ControlFrame, EventIterable, EventMap, FrameFields, MapEvent, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
+export type { ControlFrame, EventIterable, EventMap, EventSchema, FrameFields, MapEvent, SseContext, SseEvent, SseGenerator, SseSource, StaticOf, UntypedEvent } from './events.js'
 export type { InvalidEventPolicy, SourceErrorPolicy, SseReplyOptions, SseStreamOptions } from './options.js'
 export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
@@ -89,6 +89,14 @@ declare module 'fastify' {
     // `E` is a parameter of its own, checked against the map's events, because such a generator
     // is typed before `M` is inferred from `events`. Without `events`, `M` is `never`: untyped.
     sse<M extends EventMap = never, const E extends EventsOf<M> = EventsOf<M>>(source: SseSource<E>, options?: SseReplyOptions<M>): Promise<void>
+  }
+
+  interface RouteGenericInterface {
+    /**
+     * The event map of an `sse` route whose types are given as type arguments, which keep
+     * TypeScript from inferring it: `app.get<{ Params: P, Events: typeof events }>(…)`.
+     */
+    Events?: EventMap
   }
 
   // TypeScript types a generator without parameters against the first overload it tries and

@@ -46,7 +46,7 @@ t.test('a route declared inside a plugin with a bad map fails ready()', async t 
   fastify.register(async function feeds (instance) {
     instance.get('/feeds/news', { sse: { events: { headline: 'a string' } } } as never, async function * () {})
   })
-  await t.rejects(fastify.ready(), { code: 'FST_SSE_INVALID_OPTION', message: /option "sse\.events\.headline \(route GET \/feeds\/news\)"/ })
+  await t.rejects(async () => { await fastify.ready() }, { code: 'FST_SSE_INVALID_OPTION', message: /option "sse\.events\.headline \(route GET \/feeds\/news\)"/ })
 })
 
 t.test('app.route({ sse }) is checked the same way', async t => {
