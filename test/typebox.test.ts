@@ -9,6 +9,12 @@ import { Type as Type0 } from '@sinclair/typebox'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { TypeBoxTypeProvider as TypeBoxTypeProvider5 } from 'type-provider-typebox-5'
 import type { FastifyInstance } from 'fastify'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { HubResetSchema, InvalidEventError } from '../src/index.js'
 import { sseClient } from '../src/client/index.js'
 import { startApp } from './helpers/server.js'
@@ -191,4 +197,42 @@ t.test('OpenAPI documents a TypeBox 1 map as plain JSON Schema', async t => {
     properties: { n: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } }, note: { type: 'string' } }
   })
   t.match(items[1]?.description, /`data` is the raw text/, 'a TypeBox 1 string schema is raw text too')
+})
+
+t.test('a CommonJS app require()s the plugin and TypeBox 1 (an ES module) from its own folder, and streams', async t => {
+  // A folder outside the repository with its own node_modules, as an installed app has: the plugin
+  // resolves through its package.json "exports" to dist/cjs, which loads `typebox` with Node's
+  // require(esm) (unflagged from Node 20.19 and 22.12: the engines range).
+  const dir = await mkdtemp(join(tmpdir(), 'fastify-typed-sse-cjs-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  await mkdir(join(dir, 'node_modules', '@sinclair'), { recursive: true })
+  await symlink(root, join(dir, 'node_modules', 'fastify-typed-sse'), 'dir')
+  for (const name of ['fastify', 'typebox', '@sinclair/typebox']) await symlink(join(root, 'node_modules', name), join(dir, 'node_modules', name), 'dir')
+  await writeFile(join(dir, 'package.json'), '{ "name": "cjs-app", "private": true }\n')
+  await writeFile(join(dir, 'app.js'), `
+    const Fastify = require('fastify')
+    const { Type } = require('typebox')
+    const { Type: Type0 } = require('@sinclair/typebox')
+    const { ssePlugin, HubResetSchema } = require('fastify-typed-sse')
+    const events = { tick: Type.Object({ n: Type.Integer() }), zero: Type0.Object({ n: Type0.Integer() }), reset: HubResetSchema }
+    ;(async () => {
+      const app = Fastify()
+      await app.register(ssePlugin)
+      app.get('/s', { sse: { events } }, async function * () {
+        yield { event: 'tick', data: { n: 1 } }
+        yield { event: 'tick', data: { n: 'bad' } }
+        yield { event: 'zero', data: { n: 0 } }
+      })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const body = await (await fetch('http://127.0.0.1:' + app.server.address().port + '/s')).text()
+      await app.close()
+      console.log(JSON.stringify({ body, plugin: require.resolve('fastify-typed-sse'), typebox: require.resolve('typebox') }))
+    })()
+  `)
+  const { stdout } = await promisify(execFile)(process.execPath, ['app.js'], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' } })
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}')
+  t.equal(result.body, 'event: tick\ndata: {"n":1}\n\nevent: zero\ndata: {"n":0}\n\n')
+  t.match(result.plugin, /dist\/cjs\/index\.js$/, 'the CommonJS build')
+  t.match(result.typebox, /typebox\/build\/index\.mjs$/, 'TypeBox 1 is an ES module')
 })
