@@ -2,11 +2,13 @@
 // client (src/client/decode.ts) so both sides read a schema the same way: how its data is
 // encoded, and how it is checked. No Node or Fastify imports: the client bundles this file.
 //
-// One engine for both TypeBox majors: TypeBox 1's `Compile` reads a schema as JSON Schema, so it
+// One engine for both TypeBox majors: TypeBox 1's compiler reads a schema as JSON Schema, so it
 // takes TypeBox 1 schemas, @sinclair/typebox 0.34 schemas (whose own compiler refuses TypeBox 1's)
-// and plain JSON Schema alike, and explains a failure the same way whichever major wrote it.
-import type { TSchema } from 'typebox'
-import { Compile } from 'typebox/compile'
+// and plain JSON Schema alike, and explains a failure the same way whichever major wrote it. It
+// is the schema-level `Compile` of `typebox/schema`: the same engine and errors as
+// `typebox/compile`'s, without the value operations (decode, clean, defaults) that this code never
+// uses, which keeps about 16 KB (gzipped) out of a page that bundles the client.
+import { Compile, type XSchema } from 'typebox/schema'
 import type { EventSchema } from './events.js'
 
 /**
@@ -45,10 +47,10 @@ export function validatorOf (schema: EventSchema): Validator {
   if (validator === undefined) {
     const problem = uncheckable(schema, '', new Set())
     if (problem !== undefined) throw new TypeError(problem)
-    const compiled = Compile(schema as TSchema)
+    const compiled = Compile(schema as XSchema)
     validator = {
       check: (data) => compiled.Check(data),
-      explain: (data) => explain(compiled.Errors(data))
+      explain: (data) => explain(compiled.Errors(data)[1])
     }
     bySchema.set(schema, validator)
   }
