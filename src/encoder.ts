@@ -3,7 +3,7 @@
 import { checkFields, ENCODED, encodeFrame, idText, type EncodedFrame } from './wire.js'
 import { notAnEvent, type SseError, unserializable } from './errors.js'
 import type { EventMap, UntypedEvent } from './events.js'
-import { compileEventMap } from './schema.js'
+import { compileEventMap, type MapOrigin } from './schema.js'
 import { untypedText } from './serializer.js'
 
 /** Returns the frame's text, or the error that keeps it off the wire. */
@@ -12,12 +12,14 @@ export type EventEncoder = (event: UntypedEvent) => string | SseError
 export interface EventEncoderOptions {
   /** The schemas; without a map, data is sent unchecked (strings raw, the rest as JSON). */
   events?: EventMap | undefined
+  /** Where the map was given: named by the error if the map is not a valid one. */
+  origin: MapOrigin
   /** `false` skips the schema check but keeps the compiled serializers. */
   validate: boolean
 }
 
-export function createEventEncoder ({ events, validate }: EventEncoderOptions): EventEncoder {
-  const compiled = events === undefined ? undefined : compileEventMap(events)
+export function createEventEncoder ({ events, validate, origin }: EventEncoderOptions): EventEncoder {
+  const compiled = events === undefined ? undefined : compileEventMap(events, origin)
   return function encode (value) {
     if (typeof value !== 'object' || value === null) return notAnEvent(value)
     const encoded = (value as Partial<EncodedFrame>)[ENCODED]

@@ -230,3 +230,8 @@ export function tooManyStreams (scope: 'the app' | 'this route', limit: number, 
     `fastify-typed-sse: ${scope} already has ${limit} open streams (maxStreams); retry later, or raise maxStreams if the server has room`,
     undefined, { 'retry-after': String(retryAfterSeconds) })
 }
+
+/** An event map holds a schema the validator cannot check: registration fails, naming the key. */
+export function invalidSchema (option: string, problem: string, cause: unknown): SseError {
+  return optionError(`option "${option}" must be a schema the validator can check, but ${problem}`, cause)
+}

@@ -1,11 +1,31 @@
 // Types only: what a source yields, and how an event map turns into those types.
-import type { Static, TSchema } from '@sinclair/typebox'
+// Only TypeBox 1's types are imported: `typebox` is a required peer, while `@sinclair/typebox`
+// 0.34 may not be installed at all, so its schemas are recognised by their shape instead.
+import type { Static as StaticOfTypeBox, TSchema } from 'typebox'
 
 /**
- * Event names mapped to the TypeBox schema of their `data`.
- * The key `message` stands for unnamed events (the ones `EventSource.onmessage` receives).
+ * The schema of one event's data: made with TypeBox 1 (`typebox`), TypeBox 0.34
+ * (`@sinclair/typebox`) or written as plain JSON Schema. Any object: TypeBox 1's own `TSchema`
+ * is an empty interface, and the check that it really is a schema runs when the map is
+ * registered (a route's `sse`, a topic, the first `reply.sse()` call).
  */
-export type EventMap = Record<string, TSchema>
+export type EventSchema = object
+
+/**
+ * Event names mapped to the TypeBox schema of their `data`. Schemas of both TypeBox majors may
+ * be mixed in one map. The key `message` stands for unnamed events (the ones
+ * `EventSource.onmessage` receives).
+ */
+export type EventMap = Record<string, EventSchema>
+
+/**
+ * The type of the data a schema describes, each major by its own rule: a 0.34 schema carries
+ * it in its phantom `static` (read with empty `params`, as 0.34's own `Static` does); anything
+ * else goes through TypeBox 1's `Static`, which also reads plain JSON Schema written `as const`.
+ */
+export type StaticOf<S> = S extends { static: unknown, params: unknown[] }
+  ? (S & { params: [] })['static']
+  : S extends TSchema ? StaticOfTypeBox<S> : never
 
 /** Fields every frame may carry besides its event name and data. */
 export interface FrameFields {
@@ -29,7 +49,7 @@ export interface ControlFrame extends FrameFields {
 /** One event of an event map: `{ event: name, data }`, with `event` optional for `message`. */
 export type MapEvent<M extends EventMap, K extends keyof M & string = keyof M & string> = {
   [N in K]: FrameFields & (N extends 'message' ? { event?: 'message' | undefined } : { event: N }) & {
-    data: Static<M[N]>
+    data: StaticOf<M[N]>
   }
 }[K]
 
@@ -47,9 +67,16 @@ export type Payload<T> =
 /** What a typed source may yield: any event of the map, or a control frame. */
 export type SseEvent<M extends EventMap> = {
   [N in keyof M & string]: FrameFields & (N extends 'message' ? { event?: 'message' | undefined } : { event: N }) & {
-    data: Payload<Static<M[N]>>
+    data: Payload<StaticOf<M[N]>>
   }
 }[keyof M & string] | ControlFrame
+
+/**
+ * A return type for a source's generator: `async function * (): SseGenerator<typeof events>`.
+ * Optional (the map types the generator anyway), but with it each wrong yield is reported at the
+ * field itself, rather than as the whole generator not fitting the route or `reply.sse()`.
+ */
+export type SseGenerator<M extends EventMap> = AsyncGenerator<SseEvent<M>, void, unknown>
 
 /** What an untyped source (no `events` map) may yield. */
 export interface UntypedEvent extends FrameFields {

@@ -2,7 +2,7 @@
 import type {
   ContextConfigDefault, FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
   FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault, RawReplyDefaultExpression,
-  RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, RouteShorthandOptions
+  RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, RouteOptions, RouteShorthandOptions
 } from 'fastify'
 import fp from 'fastify-plugin'
 import type { EventIterable, EventMap, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
@@ -53,7 +53,7 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
 export const ssePlugin = fp(plugin, { fastify: '5.x', name: 'fastify-typed-sse' })
 export default ssePlugin
 
-export type { ControlFrame, EventIterable, EventMap, FrameFields, MapEvent, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
+export type { ControlFrame, EventIterable, EventMap, EventSchema, FrameFields, MapEvent, SseContext, SseEvent, SseGenerator, SseSource, StaticOf, UntypedEvent } from './events.js'
 export type { InvalidEventPolicy, SourceErrorPolicy, SseReplyOptions, SseStreamOptions } from './options.js'
 export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
@@ -91,21 +91,29 @@ declare module 'fastify' {
     sse<M extends EventMap = never, const E extends EventsOf<M> = EventsOf<M>>(source: SseSource<E>, options?: SseReplyOptions<M>): Promise<void>
   }
 
-  // `sse` is deliberately not added to RouteShorthandOptions: Fastify's own overloads then
-  // refuse it, so a route with `sse` is checked by the overloads below, which type its yields.
+  interface RouteGenericInterface {
+    /**
+     * The event map of an `sse` route whose types are given as type arguments, which keep
+     * TypeScript from inferring it: `app.get<{ Params: P, Events: typeof events }>(…)`.
+     */
+    Events?: EventMap
+  }
 
+  // TypeScript types a generator without parameters against the first overload it tries and
+  // keeps that type, so the `sse` overloads must come before Fastify's: those declared here do.
+  // When every overload fails, TypeScript 7 reports only the last one (and TypeScript 6 does too
+  // past three candidates), so the same overload is also inherited from SseRouteShorthand: a
+  // base's signatures come after the interface's own, which makes it the last, and the error
+  // names the event and the field instead of "'sse' does not exist in type RouteShorthandOptions".
   interface RouteShorthandMethod<
     RawServer extends RawServerBase = RawServerDefault,
     RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
     RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
     TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
     Logger extends FastifyBaseLogger = FastifyBaseLogger
-  > {
-    // Fastify's own type parameters come first, so `app.get<{ Params }>(…)` reads as usual (the
-    // map then falls back to its constraint: pass route types through a type provider instead
-    // to keep the yields typed by the map).
+  > extends SseRouteShorthand<RawServer, RawRequest, RawReply, TypeProvider, Logger> {
     <RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
-      const SchemaCompiler extends FastifySchema = FastifySchema, M extends EventMap = EventMap, const E extends SseEvent<M> = SseEvent<M>>(
+      const SchemaCompiler extends FastifySchema = FastifySchema, const M extends EventMap = RouteEvents<RouteGeneric>, const E extends EventsOf<M> = EventsOf<M>>(
       path: string,
       opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger> &
         { sse: SseReplyOptions<M> & { events: M } },
@@ -123,4 +131,49 @@ declare module 'fastify' {
         FastifyReply<RouteGeneric, RawServer, RawRequest, RawReply, ContextConfig, SchemaCompiler, TypeProvider>>
     ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
   }
+
+  interface FastifyInstance<
+    RawServer extends RawServerBase = RawServerDefault,
+    RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+    RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+    Logger extends FastifyBaseLogger = FastifyBaseLogger,
+    TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault
+  > {
+    route<RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+      const SchemaCompiler extends FastifySchema = FastifySchema, const M extends EventMap = RouteEvents<RouteGeneric>, const E extends EventsOf<M> = EventsOf<M>>(
+      opts: Omit<RouteOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger>, 'handler'> & {
+        sse: SseRouteOptionOf<M>
+        handler: SseRouteHandler<E,
+          FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>,
+          FastifyReply<RouteGeneric, RawServer, RawRequest, RawReply, ContextConfig, SchemaCompiler, TypeProvider>>
+      }
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
+  }
+}
+
+/** The map a route's type arguments give as `Events`, or `never` when they give none. */
+export type RouteEvents<RouteGeneric> = RouteGeneric extends { Events: infer M extends EventMap } ? M : never
+
+/** What the `sse` option takes when the map is `M` (`never`: untyped, no `events`). */
+export type SseRouteOptionOf<M extends EventMap> = [M] extends [never]
+  ? true | (SseStreamOptions & { events?: 'the route has type arguments: add Events: typeof events to them' | undefined })
+  : SseReplyOptions<M> & { events: M }
+
+/** The `sse` overload of `app.get()`, `app.post()` and the other shorthand methods. */
+export interface SseRouteShorthand<
+  RawServer extends RawServerBase = RawServerDefault,
+  RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+  RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+  TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
+  Logger extends FastifyBaseLogger = FastifyBaseLogger
+> {
+  <RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+    const SchemaCompiler extends FastifySchema = FastifySchema, const M extends EventMap = RouteEvents<RouteGeneric>, const E extends EventsOf<M> = EventsOf<M>>(
+    path: string,
+    opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger> &
+      { sse: SseRouteOptionOf<M> },
+    handler: SseRouteHandler<E,
+      FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>,
+      FastifyReply<RouteGeneric, RawServer, RawRequest, RawReply, ContextConfig, SchemaCompiler, TypeProvider>>
+  ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
 }

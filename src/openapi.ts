@@ -1,9 +1,8 @@
 // OpenAPI for SSE routes: a `200` `text/event-stream` response whose schema is a `oneOf` with
 // one item per event name, built from the same TypeBox map that types and checks the stream.
 // The stream hijacks the reply, so Fastify never serializes with this schema: it is documentation.
-import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { EventMap } from './events.js'
+import type { EventMap, EventSchema } from './events.js'
 import { isStringSchema } from './validator.js'
 
 /** A JSON Schema object, as @fastify/swagger reads it. */
@@ -52,15 +51,15 @@ export function documentSseRoute (instance: FastifyInstance, route: RouteOptions
   // A new object: the route's schema may be shared with other routes.
   route.schema = { ...schema, response: { ...response, 200: sseResponseSchema(events) } }
   // Fastify would compile a serializer from it, which is never used (the stream takes the reply
-  // over) and which fast-json-stringify refuses for schemas TypeBox allows (Type.Date(),
-  // Type.BigInt()), failing app.ready() only because swagger is there. When it is the route's only
+  // over) and which fast-json-stringify refuses for schemas TypeBox allows (Type.BigInt(),
+  // Type.Undefined()), failing app.ready() only because swagger is there. When it is the route's only
   // response schema, nothing else needs the compiler; otherwise Fastify's compiles them all.
   if (Object.keys(response).length === 0 && route.serializerCompiler === undefined) {
     route.serializerCompiler = () => JSON.stringify
   }
 }
 
-function eventItem (name: string, schema: TSchema): JsonSchema {
+function eventItem (name: string, schema: EventSchema): JsonSchema {
   const unnamed = name === 'message'
   const encoding = isStringSchema(schema) ? 'the raw text' : 'JSON'
   return {
@@ -95,8 +94,9 @@ function frameFields (): JsonSchema {
   }
 }
 
-// A JSON copy: TypeBox's symbol keys dropped, and nothing that reads or rewrites the document
-// (the swagger resolver, Fastify's schema compiler) can touch the map the stream is checked with.
-function plain (schema: TSchema): JsonSchema {
+// A JSON copy: TypeBox's markers dropped (0.34's symbol keys, TypeBox 1's non-enumerable `~kind`),
+// and nothing that reads or rewrites the document (the swagger resolver, Fastify's schema
+// compiler) can touch the map the stream is checked with.
+function plain (schema: EventSchema): JsonSchema {
   return JSON.parse(JSON.stringify(schema)) as JsonSchema
 }

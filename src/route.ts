@@ -6,6 +6,7 @@ import type { EventIterable, EventMap, SseContext, UntypedEvent } from './events
 import { documentSseRoute } from './openapi.js'
 import { resolveStreamOptions, type ResolvedStreamOptions, type SseReplyOptions } from './options.js'
 import type { StreamRegistry } from './registry.js'
+import { compileEventMap } from './schema.js'
 import { startStream } from './stream.js'
 
 /** The route option: `true` for untyped events, or the event map and stream options. */
@@ -19,12 +20,15 @@ export function sseRouteHook (base: ResolvedStreamOptions, registry: StreamRegis
   return function onRoute (this: FastifyInstance, route: RouteOptions & { sse?: SseRouteOption | false }): void {
     const sse = route.sse
     if (sse === undefined || sse === false) return
+    const where = `route ${String(route.method)} ${route.url}`
     if (sse !== true && (typeof sse !== 'object' || sse === null)) {
-      throw invalidOption(`sse (route ${route.method} ${route.url})`, 'true or an object of stream options', sse)
+      throw invalidOption(`sse (${where})`, 'true or an object of stream options', sse)
     }
-    // Checked now, while the app is being built, rather than at the first request.
+    // Checked now, while the app is being built, rather than at the first request, as Fastify
+    // compiles a route's schemas: the options, and the event map compiled (and cached) here.
     const { events, ...rest } = sse === true ? {} : sse
     const options = resolveStreamOptions(base, rest)
+    if (events !== undefined) compileEventMap(events, { option: 'sse.events', where })
     // With @fastify/swagger registered, the route is documented from its event map.
     documentSseRoute(this, route, events)
     const handler = route.handler as unknown as SseHandler

@@ -1,6 +1,6 @@
 // Turns a payload into the text of its `data:` lines, with a serializer compiled once per schema.
-import type { TSchema } from '@sinclair/typebox'
 import fastJson from 'fast-json-stringify'
+import type { EventSchema } from './events.js'
 import { isStringSchema } from './validator.js'
 
 export interface Serializer {
@@ -22,7 +22,7 @@ export function untypedText (data: unknown): string {
   return typeof data === 'string' ? data : toJson(data)
 }
 
-export function compileSerializer (schema: TSchema): CompiledSerializer {
+export function compileSerializer (schema: EventSchema): CompiledSerializer {
   if (isStringSchema(schema)) return { serialize: rawString, multiline: true }
   let compiled: Serializer
   try {

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { Connection } from './connection.js'
 import { encodeFrame, HEARTBEAT } from './wire.js'
-import { invalidOption, invalidSource, replySent, sourceFailed, type SseError, type SseErrorCode } from './errors.js'
+import { invalidSource, replySent, sourceFailed, type SseError, type SseErrorCode } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
 import { createEventEncoder, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
@@ -60,8 +60,9 @@ export function startStream (
   let stream: SseStream
   try {
     if (reply.sent || reply.raw.headersSent) throw replySent()
-    if (events !== undefined && (typeof events !== 'object' || events === null)) throw invalidOption('events', 'an object of TypeBox schemas', events)
-    const encode = createEventEncoder({ events, validate: options.validate })
+    // A map given to reply.sse() is checked at its first call (a route's, when it is declared).
+    const { method, url } = request.routeOptions
+    const encode = createEventEncoder({ events, validate: options.validate, origin: { option: 'events', where: `reply.sse() in route ${String(method)} ${url ?? ''}` } })
     stream = new SseStream(request, reply, encode, options, registry)
   } catch (err) {
     return Promise.reject(err)

@@ -208,9 +208,9 @@ t.test('an event that fails its schema throws FST_SSE_CLIENT_INVALID_EVENT with 
     code: 'FST_SSE_CLIENT_INVALID_EVENT',
     event: 'tick',
     path: '/n',
-    reason: 'Expected integer',
+    reason: 'must be integer',
     data: '{"n":"two","at":"bad"}',
-    message: 'fastify-typed-sse/client: event "tick" has invalid data at "/n": Expected integer'
+    message: 'fastify-typed-sse/client: event "tick" has invalid data at "/n": must be integer'
   })
 })
 
@@ -338,16 +338,6 @@ t.test('lastEventId starts the first connection from a known id; a new iteration
 t.test('bad options fail at once with FST_SSE_CLIENT_INVALID_OPTION', async t => {
   t.throws(() => sseClient('http://127.0.0.1:1/', { retry: -1 }), { code: 'FST_SSE_CLIENT_INVALID_OPTION', message: /option "retry"/ })
   t.throws(() => sseClient('http://127.0.0.1:1/', { events: 'nope' as never }), { code: 'FST_SSE_CLIENT_INVALID_OPTION', message: /option "events"/ })
-})
-
-t.test('where eval is forbidden (a strict Content-Security-Policy), checks fall back to the interpreter', async t => {
-  // TypeBox's compiler builds a function from source text; a page without 'unsafe-eval' throws there.
-  const { createDecoder } = await t.mockImport<typeof import('../src/client/decode.js')>('../src/client/decode.js', {
-    '@sinclair/typebox/compiler': { TypeCompiler: { Compile: () => { throw new EvalError('Refused to evaluate a string as JavaScript') } } }
-  })
-  const decode = createDecoder(events, true)
-  t.same(decode({ event: 'tick', data: '{"n":1,"at":"x"}' }), { event: 'tick', data: { n: 1, at: 'x' }, id: undefined })
-  t.match(decode({ event: 'tick', data: '{"n":1.5,"at":"x"}', id: '7' }), { code: 'FST_SSE_CLIENT_INVALID_EVENT', event: 'tick', path: '/n', reason: 'Expected integer' })
 })
 
 t.test('the built package exports the client and the helper by subpath, to ESM and CommonJS', async t => {

@@ -117,15 +117,15 @@ t.test('without @fastify/swagger, an { sse } route keeps the schema it was decla
   t.same((await collectEvents(app, '/bare', { events })).events, [{ event: 'message', data: 'x', id: undefined }])
 })
 
-t.test('schemas fast-json-stringify refuses (Type.Date(), Type.BigInt()) do not fail app.ready() with swagger', async t => {
-  const exotic = { at: Type.Date(), big: Type.BigInt(), tick: events.tick }
+t.test('schemas fast-json-stringify refuses (Type.BigInt(), Type.Undefined()) do not fail app.ready() with swagger', async t => {
+  const exotic = { big: Type.BigInt(), nothing: Type.Undefined(), tick: events.tick }
   const { app } = await startApp(t, app => {
     app.get('/exotic', { sse: { events: exotic } }, async function * () {
       yield { event: 'tick', data: { n: 3, at: 'x'.repeat(20) } }
     })
   }, { before: app => app.register(swagger, openapi) })
   const items = pathsOf(app)['/exotic']?.get?.responses['200'].content['text/event-stream'].schema.oneOf
-  t.same(items.map((item: { title: string }) => item.title), ['at', 'big', 'tick'])
+  t.same(items.map((item: { title: string }) => item.title), ['big', 'nothing', 'tick'])
   t.same((await collectEvents(app, '/exotic', { events: { tick: events.tick } })).events, [{ event: 'tick', data: { n: 3, at: 'x'.repeat(20) }, id: undefined }])
 })
 

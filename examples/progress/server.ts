@@ -80,7 +80,7 @@ export async function buildProgress ({ steps = 40, stepMs = 150, logger = proces
     return reply.code(201).send({ id: job.id })
   })
 
-  app.get<{ Params: { id: string } }>('/jobs/:id/events', { sse: { events } }, async function * (request, reply, { signal, lastEventId }) {
+  app.get<{ Params: { id: string }, Events: typeof events }>('/jobs/:id/events', { sse: { events } }, async function * (request, reply, { signal, lastEventId }) {
     const job = jobs.get(request.params.id)
     if (job === undefined) {
       // Thrown before the first event, this is a plain 404: EventSource stops, no reconnect.

@@ -1,7 +1,6 @@
 // Types only: the events the client yields, typed from the same event map as the server, and
 // the client's options.
-import type { Static } from '@sinclair/typebox'
-import type { EventMap } from '../events.js'
+import type { EventMap, StaticOf } from '../events.js'
 import type { SseClientError } from './errors.js'
 
 /**
@@ -11,7 +10,7 @@ import type { SseClientError } from './errors.js'
 export type ClientEvent<M extends EventMap> = {
   [K in keyof M & string]: {
     event: K
-    data: Static<M[K]>
+    data: StaticOf<M[K]>
     /** The frame's own `id`, if it had one. */
     id: string | undefined
   }

@@ -91,13 +91,13 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
   constructor (readonly name: string, events: M | undefined, private readonly hub: TopicContext) {
     // NUL is reserved: on Redis it separates a topic's name from its idempotency keys.
     if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidOption('topic name', 'a non-empty string without NUL characters', name)
-    if (events !== undefined) {
-      if (typeof events !== 'object' || events === null) throw invalidOption(`events (topic "${name}")`, 'an object of TypeBox schemas', events)
+    // The map itself is checked (and compiled) by the encoder below, naming the topic and the key.
+    if (events !== undefined && typeof events === 'object' && events !== null) {
       if (HUB_RESET_EVENT in events && events[HUB_RESET_EVENT] !== HubResetSchema) {
         throw invalidOption(`events.${HUB_RESET_EVENT} (topic "${name}")`, 'left out or HubResetSchema: the hub sends that event itself', 'another schema')
       }
     }
-    this.encode = createEventEncoder({ events, validate: true })
+    this.encode = createEventEncoder({ events, validate: true, origin: { option: 'events', where: `topic ${JSON.stringify(name)}` } })
   }
 
   async publish (event: PublishEvent<M>, options?: PublishOptions): Promise<string> {

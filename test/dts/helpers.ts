@@ -1,0 +1,4 @@
+// `Expect<Equal<A, B>>` fails to compile unless A and B are the same type: an error both
+// compilers report (TypeScript 6 through tstyche, 7 through scripts/check-types-ts7.mjs).
+export type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+export type Expect<T extends true> = T
