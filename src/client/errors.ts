@@ -8,10 +8,23 @@ export type SseClientErrorCode =
   | 'FST_SSE_CLIENT_UNKNOWN_EVENT'
   /** The server sent an `error` event (its `error-event` policies) and `error` is not in the map. */
   | 'FST_SSE_CLIENT_SERVER_ERROR'
-  /** The response was not `200` with `Content-Type: text/event-stream`. Not retried. */
+  /**
+   * The response was not `200` with `Content-Type: text/event-stream`. Retried when the status
+   * says "try again later" (408, 429, 500, 502, 503, 504); anything else ends the iteration.
+   */
   | 'FST_SSE_CLIENT_BAD_RESPONSE'
   /** An option of `sseClient()` has a wrong value. */
   | 'FST_SSE_CLIENT_INVALID_OPTION'
+  /** `fetch` failed or the connection broke (the cause is `cause`). Retried. */
+  | 'FST_SSE_CLIENT_NETWORK_ERROR'
+  /** No byte arrived for `heartbeatTimeout` ms: the connection is presumed dead. Retried. */
+  | 'FST_SSE_CLIENT_HEARTBEAT_TIMEOUT'
+  /** An event (or a line) grew past `maxEventSize` characters. Not retried. */
+  | 'FST_SSE_CLIENT_EVENT_TOO_LARGE'
+  /** The request could not be made: `headers()` threw, or a header has a value fetch refuses. Not retried. */
+  | 'FST_SSE_CLIENT_INVALID_REQUEST'
+  /** `validate` is on but the validator's code could not be loaded (a missing bundle chunk). Not retried. */
+  | 'FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE'
 
 /** What the client reports. Fields that do not apply to a code are `undefined`. */
 export class SseClientError extends Error {
@@ -83,4 +96,36 @@ export function badResponse (status: number, contentType: string | null): SseCli
 export function invalidOption (option: string, expected: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_OPTION',
     `fastify-typed-sse/client: option "${option}" must be ${expected}`)
+}
+
+export function networkError (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_NETWORK_ERROR',
+    `fastify-typed-sse/client: the connection failed: ${messageOf(cause)}`, { cause })
+}
+
+export function heartbeatTimeout (ms: number): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_HEARTBEAT_TIMEOUT',
+    `fastify-typed-sse/client: no data for ${ms} ms; the connection is presumed dead (raise \`heartbeatTimeout\` above the server's heartbeat interval, or set it to 0 to turn this off)`)
+}
+
+export function eventTooLarge (size: number, max: number): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_EVENT_TOO_LARGE',
+    `fastify-typed-sse/client: an event or line reached ${size} characters, over \`maxEventSize\` (${max}); raise the option if the server really sends events this large`)
+}
+
+export function invalidRequest (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_INVALID_REQUEST',
+    `fastify-typed-sse/client: the request could not be made: ${messageOf(cause)}`, { cause })
+}
+
+export function validatorUnavailable (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE',
+    `fastify-typed-sse/client: the schema validator could not be loaded (serve the bundle's validator chunk, or pass validate: false): ${messageOf(cause)}`, { cause })
+}
+
+function messageOf (cause: unknown): string {
+  // undici puts the reason of a failed fetch ("connect ECONNREFUSED …") in its cause.
+  const inner = (cause as { cause?: { message?: unknown } } | null)?.cause?.message
+  const outer = cause instanceof Error ? cause.message : String(cause)
+  return typeof inner === 'string' && inner !== '' ? `${outer} (${inner})` : outer
 }
