@@ -30,6 +30,8 @@ export function harnessFiles (): Promise<HarnessFiles> {
     })
     const files: HarnessFiles = new Map()
     files.set('/harness/', { type: 'text/html; charset=utf-8', body: '<!doctype html><meta charset="utf-8"><title>client harness</title><script type="module" src="/harness/harness-page.js"></script>' })
+    // Chromium asks for one; answered here, it is not taken for a request of the stream.
+    files.set('/favicon.ico', { type: 'image/x-icon', body: '' })
     for (const file of result.outputFiles) files.set(file.path, { type: 'text/javascript; charset=utf-8', body: file.contents })
     return files
   })()
