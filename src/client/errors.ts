@@ -40,10 +40,11 @@ export class SseClientError extends Error {
   /** The HTTP status, for `FST_SSE_CLIENT_BAD_RESPONSE`. */
   readonly status: number | undefined
 
+  /** `message` says what happened and what to do; the package's name is put before it. */
   constructor (code: SseClientErrorCode, message: string, facts: {
     event?: string, path?: string, reason?: string, data?: string, status?: number, cause?: unknown
   } = {}) {
-    super(message, facts.cause === undefined ? undefined : { cause: facts.cause })
+    super(`fastify-typed-sse/client: ${message}`, facts.cause === undefined ? undefined : { cause: facts.cause })
     this.name = 'SseClientError'
     this.code = code
     this.event = facts.event
@@ -56,13 +57,13 @@ export class SseClientError extends Error {
 
 export function invalidEvent (event: string, path: string, reason: string, data: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_EVENT',
-    `fastify-typed-sse/client: event "${event}" has invalid data at "${path === '' ? '/' : path}": ${reason}`,
+    `event "${event}" has invalid data at "${path === '' ? '/' : path}": ${reason}`,
     { event, path, reason, data })
 }
 
 export function unknownEvent (event: string, known: readonly string[], data: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_UNKNOWN_EVENT',
-    `fastify-typed-sse/client: event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`,
+    `event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`,
     { event, data })
 }
 
@@ -80,7 +81,7 @@ export function serverError (data: string): SseClientError {
   const code = text('code')
   const message = text('message') ?? data
   return new SseClientError('FST_SSE_CLIENT_SERVER_ERROR',
-    `fastify-typed-sse/client: the server sent an error event${code === undefined ? '' : ` (${code})`}: ${message}`,
+    `the server sent an error event${code === undefined ? '' : ` (${code})`}: ${message}`,
     { event: text('event') ?? 'error', path: text('path'), reason: code, data })
 }
 
@@ -89,38 +90,38 @@ export function badResponse (status: number, contentType: string | null): SseCli
     ? `status ${status}`
     : `Content-Type ${contentType === null ? '(none)' : JSON.stringify(contentType)}`
   return new SseClientError('FST_SSE_CLIENT_BAD_RESPONSE',
-    `fastify-typed-sse/client: expected a 200 text/event-stream response, got ${problem}`,
+    `expected a 200 text/event-stream response, got ${problem}`,
     { status })
 }
 
 export function invalidOption (option: string, expected: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_OPTION',
-    `fastify-typed-sse/client: option "${option}" must be ${expected}`)
+    `option "${option}" must be ${expected}`)
 }
 
 export function networkError (cause: unknown): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_NETWORK_ERROR',
-    `fastify-typed-sse/client: the connection failed: ${messageOf(cause)}`, { cause })
+    `the connection failed: ${messageOf(cause)}`, { cause })
 }
 
 export function heartbeatTimeout (ms: number): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_HEARTBEAT_TIMEOUT',
-    `fastify-typed-sse/client: no data for ${ms} ms; the connection is presumed dead (raise \`heartbeatTimeout\` above the server's heartbeat interval, or set it to 0 to turn this off)`)
+    `no data for ${ms} ms; the connection is presumed dead (raise \`heartbeatTimeout\` above the server's heartbeat interval, or set it to 0 to turn this off)`)
 }
 
 export function eventTooLarge (size: number, max: number): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_EVENT_TOO_LARGE',
-    `fastify-typed-sse/client: an event or line reached ${size} characters, over \`maxEventSize\` (${max}); raise the option if the server really sends events this large`)
+    `an event or line reached ${size} characters, over \`maxEventSize\` (${max}); raise the option if the server really sends events this large`)
 }
 
 export function invalidRequest (cause: unknown): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_REQUEST',
-    `fastify-typed-sse/client: the request could not be made: ${messageOf(cause)}`, { cause })
+    `the request could not be made: ${messageOf(cause)}`, { cause })
 }
 
 export function validatorUnavailable (cause: unknown): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE',
-    `fastify-typed-sse/client: the schema validator could not be loaded (serve the bundle's validator chunk, or pass validate: false): ${messageOf(cause)}`, { cause })
+    `the schema validator could not be loaded (serve the bundle's validator chunk, or pass validate: false): ${messageOf(cause)}`, { cause })
 }
 
 function messageOf (cause: unknown): string {
