@@ -27,10 +27,11 @@ export interface StopAt {
 
 export interface ErrorFacts { name: string, code: string | undefined, message: string, status: number | undefined }
 
-export type LoggedStatus =
+/** A status as `onStatus` gave it (errors as plain facts), with the `performance.now()` it came at. */
+export type LoggedStatus = { time: number } & (
   | Exclude<SseClientStatus, { state: 'reconnecting' } | { state: 'closed' }>
-  | (Omit<Extract<SseClientStatus, { state: 'reconnecting' }>, 'error'> & { error: ErrorFacts | undefined, time: number })
-  | (Omit<Extract<SseClientStatus, { state: 'closed' }>, 'error'> & { error?: ErrorFacts | undefined })
+  | (Omit<Extract<SseClientStatus, { state: 'reconnecting' }>, 'error'> & { error: ErrorFacts | undefined })
+  | (Omit<Extract<SseClientStatus, { state: 'closed' }>, 'error'> & { error?: ErrorFacts | undefined }))
 
 export interface RunLog {
   events: Array<{ event: string, data: unknown, id: string | undefined }>
@@ -70,16 +71,17 @@ export async function runClient (url: string, options: RunOptions, stop: StopAt)
     signal: controller.signal,
     onComment: (text) => log.comments.push(text),
     onStatus: (status) => {
+      const time = performance.now()
       if (status.state === 'reconnecting') {
-        log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error), time: performance.now() })
+        log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error), time })
         if (++reconnects === stop.reconnects) {
           log.stoppedBy = 'reconnects'
           controller.abort()
         }
       } else if (status.state === 'closed') {
-        log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error) })
+        log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error), time })
       } else {
-        log.statuses.push(status)
+        log.statuses.push({ ...status, time })
       }
     }
   } as SseClientOptions & { events?: undefined })

@@ -1,38 +1,9 @@
-// The client in headless Chromium, with the browser's own fetch and streams: every scenario of
-// test/helpers/client-scenarios.ts (hostile servers, backoff, watchdog, status), as the Node
-// tests run them; and the validator, which the page loads as a chunk of its own only when it
-// validates.
-import t, { type Test } from 'tap'
-import type { Page } from 'playwright-core'
+// The validator in a page: a chunk of its own in the bundle, fetched only when the client
+// validates; a missing chunk is a clear error.
+import t from 'tap'
 import { launchBrowser, newPage } from '../helpers/browser.js'
-import { backoff, limits, runScenarios, status, watchdog, type ScenarioStart } from '../helpers/client-scenarios.js'
 import { harnessFiles, runInPage } from '../helpers/harness.js'
 import { openStream, startRawServer, write } from '../helpers/hostile.js'
-
-async function runGroupInChromium (t: Test, group: Record<string, ScenarioStart>): Promise<void> {
-  const browser = await launchBrowser(t)
-  await runScenarios(t, group, async scenario => {
-    const page = await newPage(t, browser)
-    await page.goto(`${scenario.origin}/harness/`)
-    await page.waitForFunction(() => 'runClient' in globalThis)
-    pages.set(scenario, page)
-    return runInPage(page, scenario.url, scenario.options, scenario.stop)
-  }, async () => {
-    // The heap of the page that runs now, through the DevTools protocol.
-    const page = [...pages.values()].at(-1)
-    if (page === undefined) return 0
-    const cdp = await page.context().newCDPSession(page)
-    const { usedSize } = await cdp.send('Runtime.getHeapUsage')
-    await cdp.detach()
-    return usedSize
-  })
-}
-const pages = new Map<object, Page>()
-
-t.test('bounded against a hostile server, in Chromium', t => runGroupInChromium(t, limits))
-t.test('backoff, in Chromium', t => runGroupInChromium(t, backoff))
-t.test('watchdog, in Chromium', t => runGroupInChromium(t, watchdog))
-t.test('status, in Chromium', t => runGroupInChromium(t, status))
 
 t.test('the page loads the validator chunk only to validate, and checks events with it', async t => {
   const server = await startRawServer(t, async (_request, response) => {
