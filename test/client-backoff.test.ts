@@ -9,6 +9,7 @@ import { backoffDelay, clampRetry, retryAfterDelay } from '../src/client/backoff
 import { runClient } from './helpers/client-run.js'
 import { backoff, runScenarios } from './helpers/client-scenarios.js'
 import { startApp, until } from './helpers/server.js'
+import { openStream, startRawServer, write } from './helpers/hostile.js'
 
 t.test('in Node', t => runScenarios(t, backoff, s => runClient(s.url, s.options, s.stop), async () => process.memoryUsage().heapUsed))
 
@@ -67,4 +68,33 @@ t.test('Retry-After: seconds or an HTTP date, clamped, with up to a fifth of jit
   t.equal(retryAfterDelay('soon', settings, now), undefined, 'unreadable: the backoff decides')
   t.equal(retryAfterDelay('-5', settings, now), undefined)
   t.equal(retryAfterDelay(null, settings, now), undefined)
+})
+
+t.test('a connection that stayed open 5 s without an event was healthy: the count starts again', async t => {
+  const server = await startRawServer(t, async (_request, response) => {
+    const n = server.requests.length
+    // Two refusals (attempts 1 and 2), then a quiet stream cut after 5.5 s, then another cut
+    // after 0.1 s: the first reconnect after the long one is attempt 1 again, the next attempt 2.
+    if (n <= 2) {
+      response.writeHead(503).end()
+      return
+    }
+    openStream(response)
+    await write(response, ': hello\n\n')
+    setTimeout(() => response.socket?.destroy(), n === 3 ? 5500 : 100)
+  })
+  const attempts: number[] = []
+  const controller = new AbortController()
+  const client = sseClient(`${server.url}/s`, {
+    signal: controller.signal,
+    retry: 50,
+    minRetryDelay: 10,
+    heartbeatTimeout: 0,
+    onReconnect: info => {
+      attempts.push(info.attempt)
+      if (attempts.length === 4) controller.abort()
+    }
+  })
+  for await (const ev of client) t.fail(`unexpected ${String(ev.data)}`)
+  t.same(attempts, [1, 2, 1, 2])
 })

@@ -41,4 +41,13 @@ t.test('bad limits fail at sseClient() with FST_SSE_CLIENT_INVALID_OPTION', asyn
   t.throws(() => sseClient(url, { onStatus: 'log' as never }), { message: 'fastify-typed-sse/client: option "onStatus" must be a function' })
   t.throws(() => sseClient(url, { method: 'POST', body: new ReadableStream() }), { message: /option "body" must be readable more than once/ })
   t.doesNotThrow(() => sseClient(url, { method: 'POST', body: new ReadableStream(), reconnect: false }), 'a stream is fine when it is sent once')
+  const global = globalThis as { fetch?: typeof fetch }
+  const saved = global.fetch
+  delete global.fetch
+  try {
+    t.throws(() => sseClient(url), { message: 'fastify-typed-sse/client: option "fetch" must be given where there is no global fetch' })
+    t.doesNotThrow(() => sseClient(url, { fetch: saved! }))
+  } finally {
+    global.fetch = saved
+  }
 })

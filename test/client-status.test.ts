@@ -42,3 +42,17 @@ t.test('an error thrown by a callback ends the iteration as it is, and the statu
   await t.rejects(async () => { for await (const ev of client) t.fail(String(ev)) }, mine)
   t.same(client.status, { state: 'closed', reason: 'error', error: mine })
 })
+
+t.test('aborting from onReconnect or onStatus ends the iteration before any wait', async t => {
+  const server = await startRawServer(t, async (_request, response) => {
+    openStream(response)
+    response.end('data: once\n\n')
+  })
+  const controller = new AbortController()
+  const client = sseClient(`${server.url}/s`, { signal: controller.signal, retry: 600_000, onReconnect: () => controller.abort() })
+  const received: unknown[] = []
+  for await (const ev of client) received.push(ev.data)
+  t.same(received, ['once'])
+  t.same(client.status, { state: 'closed', reason: 'aborted' })
+  t.equal(server.requests.length, 1)
+})

@@ -307,6 +307,7 @@ t.test('headers (also from a function, per connection), method, body and a custo
     events,
     method: 'POST',
     body: JSON.stringify({ prompt: 'hi' }),
+    credentials: 'same-origin',
     headers: () => ({ authorization: `Bearer ${++tokens}`, 'content-type': 'application/json' }),
     fetch: (input, init) => { fetches++; return fetch(input, init) }
   })

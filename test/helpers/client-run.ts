@@ -19,8 +19,6 @@ export type RunOptions = Pick<SseClientOptions, 'retry' | 'minRetryDelay' | 'max
 export interface StopAt {
   /** Stop after this many events. */
   events?: number
-  /** Stop when this many `reconnecting` statuses were seen. */
-  reconnects?: number
   /** Stop after this many milliseconds, whatever happened. */
   ms: number
 }
@@ -40,7 +38,7 @@ export interface RunLog {
   /** What the iterator threw, if it did. */
   error: ErrorFacts | undefined
   /** Why the run stopped. */
-  stoppedBy: 'events' | 'reconnects' | 'ms' | 'end' | 'error'
+  stoppedBy: 'events' | 'ms' | 'end' | 'error'
   lastEventId: string | undefined
   /** `client.status` once the run is over. */
   finalStatus: SseClientStatus['state']
@@ -59,7 +57,6 @@ export function facts (error: unknown): ErrorFacts {
 export async function runClient (url: string, options: RunOptions, stop: StopAt): Promise<RunLog> {
   const controller = new AbortController()
   const log: RunLog = { events: [], statuses: [], comments: [], error: undefined, stoppedBy: 'end', lastEventId: undefined, finalStatus: 'closed' }
-  let reconnects = 0
   const timer = setTimeout(() => {
     log.stoppedBy = 'ms'
     controller.abort()
@@ -74,10 +71,6 @@ export async function runClient (url: string, options: RunOptions, stop: StopAt)
       const time = performance.now()
       if (status.state === 'reconnecting') {
         log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error), time })
-        if (++reconnects === stop.reconnects) {
-          log.stoppedBy = 'reconnects'
-          controller.abort()
-        }
       } else if (status.state === 'closed') {
         log.statuses.push({ ...status, error: status.error === undefined ? undefined : facts(status.error), time })
       } else {
