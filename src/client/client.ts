@@ -6,7 +6,7 @@ import { backoffDelay, clampRetry, retryAfterDelay } from './backoff.js'
 import { createDecoder, type Decoder } from './decode.js'
 import { badResponse, eventTooLarge, heartbeatTimeout, networkError, SseClientError } from './errors.js'
 import { resolveOptions, type ClientSettings } from './options.js'
-import { createParser, type Frame } from './parse.js'
+import { createParser, type Frame, type Parser } from './parse.js'
 import { buildRequest } from './request.js'
 import type { ClientEvent, FetchLike, SseClient, SseClientOptions, SseClientStatus, UntypedClientEvent } from './types.js'
 import { startWatchdog } from './watchdog.js'
@@ -82,7 +82,7 @@ interface Iteration {
   state: ClientState
   fetch: FetchLike
   decoder: Promise<Decoder>
-  parser: ReturnType<typeof createParser>
+  parser: Parser
   /** Frames the parser found in the latest chunk, not yet yielded. */
   frames: Frame[]
   /** The size that went over `maxEventSize`, once it did. */
