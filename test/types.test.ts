@@ -9,7 +9,6 @@ import { ensureBuilt } from './helpers/built.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-
 // Through `sh` with NODE_OPTIONS emptied: tap adds its process-info hooks to every node child it
 // sees spawned, and inside those TypeScript 7's ES-module bin fails to load (a require cycle).
 function run (script: string, args: string[]): Promise<{ code: number, output: string }> {

@@ -1,7 +1,9 @@
 // An LLM-style token stream read with the typed client: `npm run example:tokens`, then open
 // http://localhost:3000. The page POSTs a prompt (EventSource cannot: it only GETs, with no
 // body or headers) and reads the answer token by token with `sseClient` from
-// `fastify-typed-sse/client`, checked against the same schemas as the server (events.ts).
+// `fastify-typed-sse/client`, checked against the same schemas as the server (events.ts). Each
+// token carries its index as its id, so a connection that drops mid-answer resumes after the
+// last token the page has.
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { build } from 'esbuild'
@@ -40,21 +42,26 @@ export async function buildTokens ({ tokenMs = 60, logger = process.env.NODE_ENV
   app.post('/complete', {
     schema: { body: Type.Object({ prompt: Type.String({ minLength: 1, maxLength: 500 }) }) },
     sse: { events }
-  }, async function * (request, _reply, { signal }) {
+  }, async function * (request, _reply, { signal, lastEventId }) {
     const { prompt } = request.body as { prompt: string }
     const tokens = tokensFor(prompt)
+    // A reconnect sends the prompt again and the id of the last token received. The stand-in
+    // model answers a prompt the same way every time, so it can pick up there; a real app would
+    // keep the generation under a request id and replay it.
+    const last = Number(lastEventId)
+    const from = lastEventId !== undefined && Number.isInteger(last) ? last + 1 : 0
     let sent = 0
     try {
-      for (const token of tokens) {
+      for (let i = from; i < tokens.length; i++) {
         // The signal aborts when the page presses Stop, so the wait ends at once.
         await sleep(tokenMs, undefined, { signal })
-        yield { event: 'token', data: token }
+        yield { event: 'token', id: i, data: tokens[i]! }
         sent++
       }
       yield { event: 'done', data: { tokens: tokens.length, finishReason: 'stop' } }
     } finally {
       // Runs on Stop too: where a real app would cancel the model's generation, and log it.
-      request.log.info({ sent, total: tokens.length, stopped: sent < tokens.length }, 'answer ended')
+      request.log.info({ from, sent, total: tokens.length, stopped: from + sent < tokens.length }, 'answer ended')
     }
   })
   return app

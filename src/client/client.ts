@@ -1,27 +1,49 @@
-// The connection loop: fetch, check the response, parse the stream with eventsource-parser,
-// decode and check each event, and reconnect after `retry` with `Last-Event-ID`. Uses only
-// what browsers and Node 20 both have (fetch, streams, TextDecoder, AbortController).
-import { createParser, type EventSourceMessage } from 'eventsource-parser'
+// The connection loop: fetch, check the response, parse the stream, decode and check each event,
+// and reconnect with `Last-Event-ID` after a backoff. Uses only what browsers and Node 20 both
+// have (fetch, streams, TextDecoder, AbortController, performance.now).
 import type { EventMap } from '../events.js'
-import { createDecoder } from './decode.js'
-import { badResponse, invalidOption, SseClientError } from './errors.js'
-import type { ClientEvent, FetchLike, SseClient, SseClientOptions, UntypedClientEvent } from './types.js'
+import { backoffDelay, clampRetry, retryAfterDelay } from './backoff.js'
+import { createDecoder, type Decoder } from './decode.js'
+import { badResponse, eventTooLarge, heartbeatTimeout, networkError, SseClientError } from './errors.js'
+import { resolveOptions, type ClientSettings } from './options.js'
+import { createParser, type Frame, type Parser } from './parse.js'
+import { buildRequest } from './request.js'
+import type { ClientEvent, FetchLike, SseClient, SseClientOptions, SseClientStatus, UntypedClientEvent } from './types.js'
+import { startWatchdog } from './watchdog.js'
 
-/** Browsers wait about this long before reconnecting; so does the client until told `retry:`. */
-const DEFAULT_RETRY = 3000
+/**
+ * A connection that delivered an event, or stayed open this long, was healthy: the next
+ * reconnect starts the backoff again from its first attempt.
+ */
+const HEALTHY_AFTER = 5000
+
+/**
+ * Statuses that say "try again later": a request timeout, too many requests, and the errors a
+ * server or its proxy gives while it restarts or is overloaded. Retried with the backoff (or
+ * the response's `Retry-After`); any other status would fail the same way again.
+ */
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504])
 
 /**
  * Opens a Server-Sent Events stream with `fetch` and yields its events, typed and checked by
  * `events` (the same map the server uses). Iterating connects; `break`, `return` or aborting
- * `signal` closes the connection. When the stream ends or the network fails it reconnects after
- * the server's `retry:` (or the `retry` option), sending `Last-Event-ID`.
+ * `signal` closes the connection. When the stream ends, the network fails, the connection falls
+ * silent (`heartbeatTimeout`) or the server answers "try again later", it reconnects after a
+ * backoff (exponential, with jitter, based on the server's `retry:`), sending `Last-Event-ID`.
+ * `client.status` (and `onStatus`) tells where it is.
  *
- * Errors (thrown by the iterator, which closes the connection):
- * - `FST_SSE_CLIENT_BAD_RESPONSE`: not a `200` `text/event-stream` response. Not retried, as
- *   `EventSource` does not either; a `204` ends the iteration quietly instead (the server's way
- *   of saying "do not reconnect").
+ * Errors (thrown by the iterator, which closes the connection), all `SseClientError`s:
+ * - `FST_SSE_CLIENT_BAD_RESPONSE`: not a `200` `text/event-stream` response, with a status that
+ *   retrying would not change; a `204` ends the iteration quietly instead (the server's way of
+ *   saying "do not reconnect").
  * - `FST_SSE_CLIENT_INVALID_EVENT`, `FST_SSE_CLIENT_UNKNOWN_EVENT`, `FST_SSE_CLIENT_SERVER_ERROR`:
  *   unless `onInvalidEvent` is given, which receives them while the stream goes on.
+ * - `FST_SSE_CLIENT_EVENT_TOO_LARGE`, `FST_SSE_CLIENT_INVALID_REQUEST`,
+ *   `FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE`; and with `reconnect: false`, the failures that are
+ *   otherwise retried (`FST_SSE_CLIENT_NETWORK_ERROR`, `FST_SSE_CLIENT_HEARTBEAT_TIMEOUT`, a
+ *   retryable `FST_SSE_CLIENT_BAD_RESPONSE`).
+ *
+ * An error thrown by one of your callbacks ends the iteration as it is.
  *
  * @example
  * for await (const ev of sseClient('/clock', { events: { tick: Type.Object({ now: Type.String() }) } })) {
@@ -31,128 +53,194 @@ const DEFAULT_RETRY = 3000
 export function sseClient<const M extends EventMap> (url: string | URL, options: SseClientOptions<M> & { events: M }): SseClient<ClientEvent<M>>
 export function sseClient (url: string | URL, options?: SseClientOptions & { events?: undefined }): SseClient<UntypedClientEvent>
 export function sseClient (url: string | URL, options: SseClientOptions = {}): SseClient<UntypedClientEvent> {
-  checkOptions(options)
-  const state = { lastEventId: options.lastEventId }
+  const settings = resolveOptions(options)
+  const state: ClientState = { lastEventId: options.lastEventId, status: { state: 'closed', reason: 'initial' } }
   return {
     get lastEventId () { return state.lastEventId },
-    [Symbol.asyncIterator]: () => connect(url, options, state)
+    get status () { return state.status },
+    [Symbol.asyncIterator]: () => run(url, options, settings, state)
   }
 }
 
-async function * connect (url: string | URL, options: SseClientOptions, state: { lastEventId: string | undefined }): AsyncGenerator<UntypedClientEvent> {
-  const { signal, onInvalidEvent } = options
-  // A function, not a narrowed property: the signal may abort during any await below.
-  const aborted = (): boolean => signal?.aborted === true
-  const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-  const decode = createDecoder(options.events, options.validate ?? true)
-  let retry = options.retry ?? DEFAULT_RETRY
+interface ClientState {
+  lastEventId: string | undefined
+  status: SseClientStatus
+}
+
+/** How a connection ended, when the iteration does not end with an error. */
+type Outcome =
+  /** The caller's signal aborted, or the server answered 204. */
+  | { stop: 'aborted' | 'ended' }
+  /** Connect again (unless `reconnect: false`); `error` is undefined for a clean end. */
+  | { stop?: undefined, error: SseClientError | undefined, retryAfter?: number | undefined, healthy: boolean }
+
+/** What one iteration shares between its connections. */
+interface Iteration {
+  url: string | URL
+  options: SseClientOptions
+  settings: ClientSettings
+  state: ClientState
+  fetch: FetchLike
+  decoder: Promise<Decoder>
+  parser: Parser
+  /** Frames the parser found in the latest chunk, not yet yielded. */
+  frames: Frame[]
+  /** The size that went over `maxEventSize`, once it did. */
+  tooLarge: number | undefined
+  aborted (): boolean
+}
+
+async function * run (url: string | URL, options: SseClientOptions, settings: ClientSettings, state: ClientState): AsyncGenerator<UntypedClientEvent> {
+  const { signal } = options
+  const setStatus = (status: SseClientStatus): void => {
+    state.status = status
+    options.onStatus?.(status)
+  }
+  // The server's `retry:` replaces the option for the rest of the iteration, as in EventSource.
+  let base = settings.retry
+  const it: Iteration = {
+    url,
+    options,
+    settings,
+    state,
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    // Loaded while the first request is on its way. A failure is seen when the stream opens.
+    decoder: createDecoder(settings.events, settings.validate),
+    parser: createParser(settings.maxEventSize, {
+      onFrame: (frame) => it.frames.push(frame),
+      onRetry: (ms) => { base = ms },
+      onComment: (text) => options.onComment?.(text),
+      onTooLarge: (size) => { it.tooLarge = size }
+    }),
+    frames: [],
+    tooLarge: undefined,
+    // A function, not a narrowed property: the signal may abort during any await.
+    aborted: () => signal?.aborted === true
+  }
+  it.decoder.catch(() => undefined)
+  let closed: SseClientStatus | undefined
   let attempt = 0
-  const frames: EventSourceMessage[] = []
-  const parser = createParser({
-    onEvent: (frame) => frames.push(frame),
-    onRetry: (ms) => { retry = ms }
+  try {
+    while (!it.aborted()) {
+      setStatus({ state: 'connecting', attempt })
+      const outcome = yield * connect(it, setStatus)
+      if (outcome.stop !== undefined) {
+        closed = { state: 'closed', reason: outcome.stop }
+        return
+      }
+      if (!settings.reconnect) {
+        if (outcome.error !== undefined) throw outcome.error
+        closed = { state: 'closed', reason: 'ended' }
+        return
+      }
+      attempt = outcome.healthy ? 1 : attempt + 1
+      const delay = outcome.retryAfter ?? backoffDelay(attempt, clampRetry(base, settings), settings)
+      const lastEventId = state.lastEventId === '' ? undefined : state.lastEventId
+      const info = { attempt, delay, at: Date.now() + delay, lastEventId, error: outcome.error }
+      setStatus({ state: 'reconnecting', ...info })
+      options.onReconnect?.(info)
+      if (!await sleep(delay, signal)) break
+    }
+    closed = { state: 'closed', reason: 'aborted' }
+  } catch (error) {
+    closed = { state: 'closed', reason: 'error', error }
+    throw error
+  } finally {
+    // No status was set when the caller left the loop at a `yield`.
+    setStatus(closed ?? { state: 'closed', reason: it.aborted() ? 'aborted' : 'done' })
+  }
+}
+
+/** One connection: yields its events, returns how it ended, throws what ends the iteration. */
+async function * connect (it: Iteration, setStatus: (status: SseClientStatus) => void): AsyncGenerator<UntypedClientEvent, Outcome> {
+  const { options, settings, state, frames } = it
+  // One controller per connection, so ending it (watchdog, break, throw, abort) cancels the
+  // request and its body without touching the caller's signal.
+  const controller = new AbortController()
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  // Also cancels the reader: a `fetch` option that ignores the signal must not hold us.
+  const close = (): void => {
+    controller.abort()
+    reader?.cancel().catch(() => undefined)
+  }
+  const closing = new Promise<never>((_resolve, reject) => {
+    controller.signal.addEventListener('abort', () => reject(new Error('closed')), { once: true })
   })
-
-  while (!aborted()) {
-    // One controller per connection, so leaving the loop (break, throw, abort) cancels the
-    // request and its body without touching the caller's signal.
-    const controller = new AbortController()
-    const onAbort = (): void => controller.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    let failed = false
-    let failure: unknown
+  closing.catch(() => undefined)
+  options.signal?.addEventListener('abort', close, { once: true })
+  let timedOut = false
+  const watchdog = settings.heartbeatTimeout > 0
+    ? startWatchdog(settings.heartbeatTimeout, () => { timedOut = true; close() })
+    : undefined
+  let openedAt: number | undefined
+  let delivered = false
+  const healthy = (): boolean => delivered || (openedAt !== undefined && performance.now() - openedAt >= HEALTHY_AFTER)
+  // The network failed, the watchdog closed the connection, or the caller aborted.
+  const failed = (cause: unknown): Outcome => it.aborted()
+    ? { stop: 'aborted' }
+    : { error: timedOut ? heartbeatTimeout(settings.heartbeatTimeout) : networkError(cause), healthy: healthy() }
+  try {
+    const { input, init } = await buildRequest(it.url, options, state.lastEventId, controller.signal)
+    watchdog?.waiting()
+    let response: Response
     try {
-      let response: Response
-      try {
-        response = await fetchImpl(url, await requestInit(options, state.lastEventId, controller.signal))
-      } catch (err) {
-        if (aborted()) return
-        throw new NetworkError(err)
-      }
-      if (response.status === 204) return
-      const contentType = response.headers.get('content-type')
-      if (response.status !== 200 || !isEventStream(contentType) || response.body === null) {
-        // Free the connection; the body is not ours to read.
-        await response.body?.cancel().catch(() => undefined)
-        throw badResponse(response.status, contentType)
-      }
-      attempt = 0
-      options.onOpen?.(response)
-      const reader = response.body.getReader()
-      const text = new TextDecoder()
-      parser.reset()
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>
-        try {
-          chunk = await reader.read()
-        } catch (err) {
-          if (aborted()) return
-          throw new NetworkError(err)
-        }
-        if (chunk.done) break
-        parser.feed(text.decode(chunk.value, { stream: true }))
-        while (frames.length > 0) {
-          const frame = frames.shift() as EventSourceMessage
-          // An `id:` field sets the id to resume from; frames without one keep the last (WHATWG).
-          if (frame.id !== undefined) state.lastEventId = frame.id
-          const event = decode(frame)
-          if (event instanceof SseClientError) {
-            if (onInvalidEvent === undefined) throw event
-            onInvalidEvent(event)
-            continue
-          }
-          yield event
-          if (aborted()) return
-        }
-      }
+      response = await Promise.race([it.fetch(input, init), closing])
     } catch (err) {
-      if (!(err instanceof NetworkError)) throw err
-      failed = true
-      failure = err.cause
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-      controller.abort()
-      frames.length = 0
+      return failed(err)
     }
-    // The stream ended or the network failed: reconnect, as EventSource does.
-    if (options.reconnect === false) {
-      if (failed) throw failure
-      return
+    watchdog?.idle()
+    if (response.status === 204) return { stop: 'ended' }
+    const contentType = response.headers.get('content-type')
+    if (response.status !== 200 || !isEventStream(contentType) || response.body === null) {
+      const error = badResponse(response.status, contentType)
+      if (!RETRYABLE.has(response.status)) throw error
+      return { error, retryAfter: retryAfterDelay(response.headers.get('retry-after'), settings), healthy: false }
     }
-    attempt++
-    options.onReconnect?.({ attempt, delay: retry, lastEventId: nonEmpty(state.lastEventId), error: failure })
-    if (!await sleep(retry, signal)) return
+    openedAt = performance.now()
+    setStatus({ state: 'open' })
+    options.onOpen?.(response)
+    const decode = await it.decoder
+    reader = response.body.getReader()
+    const text = new TextDecoder()
+    it.parser.reset()
+    for (;;) {
+      watchdog?.waiting()
+      let chunk: ReadableStreamReadResult<Uint8Array>
+      try {
+        chunk = await reader.read()
+      } catch (err) {
+        return failed(err)
+      }
+      watchdog?.idle()
+      // A cancelled reader reads as done too; only a real end is a clean one.
+      if (chunk.done) return controller.signal.aborted ? failed(undefined) : { error: undefined, healthy: healthy() }
+      if (!it.parser.feed(text.decode(chunk.value, { stream: true }))) throw eventTooLarge(it.tooLarge ?? 0, settings.maxEventSize)
+      while (frames.length > 0) {
+        const frame = frames.shift() as Frame
+        // An `id:` field sets the id to resume from; frames without one keep the last (WHATWG).
+        if (frame.id !== undefined) state.lastEventId = frame.id
+        if (frame.data === undefined) continue
+        const event = decode({ event: frame.event, data: frame.data, id: frame.id })
+        if (event instanceof SseClientError) {
+          if (options.onInvalidEvent === undefined) throw event
+          options.onInvalidEvent(event)
+          continue
+        }
+        delivered = true
+        yield event
+        if (it.aborted()) return { stop: 'aborted' }
+      }
+    }
+  } finally {
+    watchdog?.stop()
+    options.signal?.removeEventListener('abort', close)
+    close()
+    frames.length = 0
   }
-}
-
-/** Marks a failure of the network, which is retried, apart from errors that end the iteration. */
-class NetworkError extends Error {
-  constructor (cause: unknown) {
-    super('network error', { cause })
-  }
-}
-
-async function requestInit (options: SseClientOptions, lastEventId: string | undefined, signal: AbortSignal): Promise<RequestInit> {
-  const given = typeof options.headers === 'function' ? await options.headers() : options.headers
-  const headers = new Headers(given)
-  headers.set('accept', 'text/event-stream')
-  // An empty id (`id:` with no value) means "no id": nothing to resume from.
-  const id = nonEmpty(lastEventId)
-  if (id !== undefined) headers.set('last-event-id', id)
-  else headers.delete('last-event-id')
-  const init: RequestInit = { headers, signal, cache: 'no-store' }
-  if (options.credentials !== undefined) init.credentials = options.credentials
-  if (options.method !== undefined) init.method = options.method
-  if (options.body !== undefined) init.body = options.body
-  return init
 }
 
 function isEventStream (contentType: string | null): boolean {
   return contentType !== null && contentType.split(';')[0]?.trim().toLowerCase() === 'text/event-stream'
-}
-
-function nonEmpty (id: string | undefined): string | undefined {
-  return id === '' ? undefined : id
 }
 
 /** Resolves true after `ms`, or false at once when `signal` aborts. */
@@ -172,18 +260,4 @@ function sleep (ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-function checkOptions (options: SseClientOptions): void {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object')
-  const { events, retry, fetch } = options
-  if (events !== undefined && (typeof events !== 'object' || events === null)) {
-    throw invalidOption('events', 'an object of TypeBox schemas')
-  }
-  if (retry !== undefined && (typeof retry !== 'number' || !Number.isInteger(retry) || retry < 0)) {
-    throw invalidOption('retry', 'a non-negative integer of milliseconds')
-  }
-  if (fetch === undefined && typeof globalThis.fetch !== 'function') {
-    throw invalidOption('fetch', 'given where there is no global fetch')
-  }
 }

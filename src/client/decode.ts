@@ -2,23 +2,42 @@
 // `type: 'string'` means the data is the raw text, any other schema means JSON; without a map,
 // JSON when it parses, else the raw text. Checks are compiled once per schema.
 import type { EventMap } from '../events.js'
-import { isStringSchema, validatorOf } from '../validator.js'
-import { invalidEvent, serverError, type SseClientError, unknownEvent } from './errors.js'
+import { invalidEvent, serverError, type SseClientError, unknownEvent, validatorUnavailable } from './errors.js'
+import type { Frame } from './parse.js'
 import type { UntypedClientEvent } from './types.js'
 
-/** A frame as eventsource-parser gives it. */
-export interface Frame {
-  event?: string | undefined
-  id?: string | undefined
-  data: string
+/** Returns the event, or the error that keeps it from being yielded. */
+export type Decoder = (frame: Frame & { data: string }) => UntypedClientEvent | SseClientError
+
+/**
+ * The server's rule of `isStringSchema` (src/validator.ts), repeated here so that a client that
+ * does not validate never loads the validator and TypeBox's compiler (most of the client's
+ * weight). test/client-size.test.ts checks that both give the same answers.
+ */
+export function isRawText (schema: object): boolean {
+  return (schema as { type?: unknown }).type === 'string'
 }
 
-/** Returns the event, or the error that keeps it from being yielded. */
-export type Decoder = (frame: Frame) => UntypedClientEvent | SseClientError
-
-export function createDecoder (events: EventMap | undefined, validate: boolean): Decoder {
+/**
+ * The decoder of `events`. With a map and `validate`, the validator module is imported first:
+ * bundlers put it in a chunk of its own, loaded only by clients that check their events.
+ */
+export async function createDecoder (events: EventMap | undefined, validate: boolean): Promise<Decoder> {
   if (events === undefined) {
     return (frame) => ({ event: frame.event ?? 'message', data: parseLoose(frame.data), id: frame.id })
+  }
+  let check: ((schema: EventMap[string], data: unknown) => { path: string, reason: string } | undefined) | undefined
+  if (validate) {
+    let validatorOf: typeof import('../validator.js').validatorOf
+    try {
+      ({ validatorOf } = await import('../validator.js'))
+    } catch (err) {
+      throw validatorUnavailable(err)
+    }
+    check = (schema, data) => {
+      const validator = validatorOf(schema)
+      return validator.check(data) ? undefined : validator.explain(data)
+    }
   }
   const names = Object.keys(events)
   return function decode (frame) {
@@ -30,20 +49,15 @@ export function createDecoder (events: EventMap | undefined, validate: boolean):
       return event === 'error' ? serverError(frame.data) : unknownEvent(event, names, frame.data)
     }
     let data: unknown = frame.data
-    if (!isStringSchema(schema)) {
+    if (!isRawText(schema)) {
       try {
         data = JSON.parse(frame.data)
       } catch {
         return invalidEvent(event, '', 'is not JSON', frame.data)
       }
     }
-    if (validate) {
-      const validator = validatorOf(schema)
-      if (!validator.check(data)) {
-        const { path, reason } = validator.explain(data)
-        return invalidEvent(event, path, reason, frame.data)
-      }
-    }
+    const failure = check?.(schema, data)
+    if (failure !== undefined) return invalidEvent(event, failure.path, failure.reason, frame.data)
     return { event, data, id: frame.id }
   }
 }

@@ -8,10 +8,23 @@ export type SseClientErrorCode =
   | 'FST_SSE_CLIENT_UNKNOWN_EVENT'
   /** The server sent an `error` event (its `error-event` policies) and `error` is not in the map. */
   | 'FST_SSE_CLIENT_SERVER_ERROR'
-  /** The response was not `200` with `Content-Type: text/event-stream`. Not retried. */
+  /**
+   * The response was not `200` with `Content-Type: text/event-stream`. Retried when the status
+   * says "try again later" (408, 429, 500, 502, 503, 504); anything else ends the iteration.
+   */
   | 'FST_SSE_CLIENT_BAD_RESPONSE'
   /** An option of `sseClient()` has a wrong value. */
   | 'FST_SSE_CLIENT_INVALID_OPTION'
+  /** `fetch` failed or the connection broke (the cause is `cause`). Retried. */
+  | 'FST_SSE_CLIENT_NETWORK_ERROR'
+  /** No byte arrived for `heartbeatTimeout` ms: the connection is presumed dead. Retried. */
+  | 'FST_SSE_CLIENT_HEARTBEAT_TIMEOUT'
+  /** An event (or a line) grew past `maxEventSize` characters. Not retried. */
+  | 'FST_SSE_CLIENT_EVENT_TOO_LARGE'
+  /** The request could not be made: `headers()` threw, or a header has a value fetch refuses. Not retried. */
+  | 'FST_SSE_CLIENT_INVALID_REQUEST'
+  /** `validate` is on but the validator's code could not be loaded (a missing bundle chunk). Not retried. */
+  | 'FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE'
 
 /** What the client reports. Fields that do not apply to a code are `undefined`. */
 export class SseClientError extends Error {
@@ -27,10 +40,11 @@ export class SseClientError extends Error {
   /** The HTTP status, for `FST_SSE_CLIENT_BAD_RESPONSE`. */
   readonly status: number | undefined
 
+  /** `message` says what happened and what to do; the package's name is put before it. */
   constructor (code: SseClientErrorCode, message: string, facts: {
     event?: string, path?: string, reason?: string, data?: string, status?: number, cause?: unknown
   } = {}) {
-    super(message, facts.cause === undefined ? undefined : { cause: facts.cause })
+    super(`fastify-typed-sse/client: ${message}`, facts.cause === undefined ? undefined : { cause: facts.cause })
     this.name = 'SseClientError'
     this.code = code
     this.event = facts.event
@@ -43,13 +57,13 @@ export class SseClientError extends Error {
 
 export function invalidEvent (event: string, path: string, reason: string, data: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_EVENT',
-    `fastify-typed-sse/client: event "${event}" has invalid data at "${path === '' ? '/' : path}": ${reason}`,
+    `event "${event}" has invalid data at "${path === '' ? '/' : path}": ${reason}`,
     { event, path, reason, data })
 }
 
 export function unknownEvent (event: string, known: readonly string[], data: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_UNKNOWN_EVENT',
-    `fastify-typed-sse/client: event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`,
+    `event "${event}" is not in the event map (known: ${known.map(k => `"${k}"`).join(', ')})`,
     { event, data })
 }
 
@@ -67,7 +81,7 @@ export function serverError (data: string): SseClientError {
   const code = text('code')
   const message = text('message') ?? data
   return new SseClientError('FST_SSE_CLIENT_SERVER_ERROR',
-    `fastify-typed-sse/client: the server sent an error event${code === undefined ? '' : ` (${code})`}: ${message}`,
+    `the server sent an error event${code === undefined ? '' : ` (${code})`}: ${message}`,
     { event: text('event') ?? 'error', path: text('path'), reason: code, data })
 }
 
@@ -76,11 +90,43 @@ export function badResponse (status: number, contentType: string | null): SseCli
     ? `status ${status}`
     : `Content-Type ${contentType === null ? '(none)' : JSON.stringify(contentType)}`
   return new SseClientError('FST_SSE_CLIENT_BAD_RESPONSE',
-    `fastify-typed-sse/client: expected a 200 text/event-stream response, got ${problem}`,
+    `expected a 200 text/event-stream response, got ${problem}`,
     { status })
 }
 
 export function invalidOption (option: string, expected: string): SseClientError {
   return new SseClientError('FST_SSE_CLIENT_INVALID_OPTION',
-    `fastify-typed-sse/client: option "${option}" must be ${expected}`)
+    `option "${option}" must be ${expected}`)
+}
+
+export function networkError (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_NETWORK_ERROR',
+    `the connection failed: ${messageOf(cause)}`, { cause })
+}
+
+export function heartbeatTimeout (ms: number): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_HEARTBEAT_TIMEOUT',
+    `no data for ${ms} ms; the connection is presumed dead (raise \`heartbeatTimeout\` above the server's heartbeat interval, or set it to 0 to turn this off)`)
+}
+
+export function eventTooLarge (size: number, max: number): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_EVENT_TOO_LARGE',
+    `an event or line reached ${size} characters, over \`maxEventSize\` (${max}); raise the option if the server really sends events this large`)
+}
+
+export function invalidRequest (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_INVALID_REQUEST',
+    `the request could not be made: ${messageOf(cause)}`, { cause })
+}
+
+export function validatorUnavailable (cause: unknown): SseClientError {
+  return new SseClientError('FST_SSE_CLIENT_VALIDATOR_UNAVAILABLE',
+    `the schema validator could not be loaded (serve the bundle's validator chunk, or pass validate: false): ${messageOf(cause)}`, { cause })
+}
+
+function messageOf (cause: unknown): string {
+  // undici puts the reason of a failed fetch ("connect ECONNREFUSED …") in its cause.
+  const inner = (cause as { cause?: { message?: unknown } } | null)?.cause?.message
+  const outer = cause instanceof Error ? cause.message : String(cause)
+  return typeof inner === 'string' && inner !== '' ? `${outer} (${inner})` : outer
 }

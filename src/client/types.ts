@@ -23,17 +23,58 @@ export interface UntypedClientEvent {
   id: string | undefined
 }
 
-/** Told to `onReconnect` before the client waits and connects again. */
+/** Told to `onReconnect`, and part of the `reconnecting` status, before the client waits. */
 export interface ReconnectInfo {
-  /** 1 for the first reconnect after a connection opened, then 2, 3… while attempts fail. */
+  /**
+   * 1 for the first reconnect after a healthy connection, then 2, 3… while connections fail. A
+   * connection is healthy once it delivered an event or stayed open for 5 s; one that the server
+   * ends at once, or a 500, does not reset the count, so the wait keeps growing.
+   */
   attempt: number
-  /** Milliseconds the client waits first: the server's latest `retry:`, else the `retry` option. */
+  /** Milliseconds the client waits before connecting (see the `retry` option). */
   delay: number
+  /** When it will connect, as a `Date.now()` time: `at - Date.now()` is the time left. */
+  at: number
   /** What the next request sends as `Last-Event-ID`. */
   lastEventId: string | undefined
-  /** Why: the network error, or `undefined` when the server ended the stream. */
-  error: unknown
+  /**
+   * Why: a network failure (`FST_SSE_CLIENT_NETWORK_ERROR`), a silent connection
+   * (`FST_SSE_CLIENT_HEARTBEAT_TIMEOUT`), a "try again later" status
+   * (`FST_SSE_CLIENT_BAD_RESPONSE` with its `status`), or `undefined` when the server ended the
+   * stream.
+   */
+  error: SseClientError | undefined
 }
+
+/** Why a client is `closed`. */
+export type ClosedReason =
+  /** Not iterated yet. */
+  | 'initial'
+  /** The caller left the loop (`break`, `return`, or a throw in the loop's body). */
+  | 'done'
+  /** The `signal` aborted. */
+  | 'aborted'
+  /** The server said not to reconnect: a `204`, or the stream ended with `reconnect: false`. */
+  | 'ended'
+  /** The iterator threw `error`. */
+  | 'error'
+
+/**
+ * Where the client is, for a page to show ("connecting…", "reconnecting in 3 s"). Read it from
+ * `client.status`, or follow it with `onStatus`.
+ */
+export type SseClientStatus =
+  /** A request is on its way; `attempt` is 0 for the first connection, then as in `reconnecting`. */
+  | { state: 'connecting', attempt: number }
+  /** The server answered with a stream; events flow. */
+  | { state: 'open' }
+  /** The connection ended or failed; the client waits `delay` ms, until `at`, then connects. */
+  | ({ state: 'reconnecting' } & ReconnectInfo)
+  /**
+   * Not connected and not going to be. `error` is set for `reason: 'error'`: an
+   * `SseClientError`, unless one of your own callbacks threw it.
+   */
+  | { state: 'closed', reason: ClosedReason, error?: unknown }
 
 /** A `fetch` the client can use: the global one, or a wrapper with the same call shape. */
 export type FetchLike = (input: string | URL, init: RequestInit) => Promise<Response>
@@ -64,19 +105,63 @@ export interface SseClientOptions<M extends EventMap = EventMap> {
   body?: BodyInit | undefined
   /** The `fetch` to use (a test double, an instrumented one). @defaultValue globalThis.fetch */
   fetch?: FetchLike | undefined
-  /** Sent as `Last-Event-ID` on the first connection, to resume from a known event. */
+  /**
+   * Sent as `Last-Event-ID` on the first connection, to resume from a known event. An id that a
+   * header cannot carry (a character above U+00FF, a control character, or spaces at its ends)
+   * is sent as a `lastEventId` query parameter instead, which the plugin reads too.
+   */
   lastEventId?: string | undefined
   /**
-   * Milliseconds to wait before reconnecting until the server sends `retry:`.
+   * The base of the reconnection delay, in milliseconds, until the server sends `retry:` (which
+   * then takes its place). The wait before attempt n is drawn at random between
+   * `minRetryDelay` and `retry × 2^(n−1)`, at most `maxRetryDelay`; it starts again from
+   * attempt 1 after a healthy connection (see `ReconnectInfo.attempt`).
    * @defaultValue 3000
    */
   retry?: number | undefined
   /**
-   * Reconnect when the server ends the stream or the network fails. `false` ends the
-   * iteration when the stream ends, and throws a network error instead of retrying it.
+   * The shortest wait before reconnecting, in milliseconds. The server's `retry:` is raised to
+   * it, so `retry: 0` cannot make a reconnect loop.
+   * @defaultValue 500
+   */
+  minRetryDelay?: number | undefined
+  /**
+   * The longest wait before reconnecting, in milliseconds (the cap of the backoff). The
+   * server's `retry:` is lowered to it.
+   * @defaultValue 30000
+   */
+  maxRetryDelay?: number | undefined
+  /**
+   * The longest wait a `Retry-After` header (on a 408, 429, 500, 502, 503 or 504) can ask for,
+   * in milliseconds. The client waits what the header says, plus up to a fifth at random.
+   * @defaultValue 300000
+   */
+  maxRetryAfter?: number | undefined
+  /**
+   * Reconnect when the server ends the stream, the network fails, the connection falls silent,
+   * or the server answers 408, 429, 500, 502, 503 or 504. `false` ends the iteration when the
+   * stream ends, and throws those failures instead of retrying them.
    * @defaultValue true
    */
   reconnect?: boolean | undefined
+  /**
+   * Milliseconds without a byte from the server (events or comments) after which the
+   * connection is presumed dead: it is closed and the client reconnects with `Last-Event-ID`
+   * (or throws `FST_SSE_CLIENT_HEARTBEAT_TIMEOUT` with `reconnect: false`). It covers the wait
+   * for the response too. The default fits the server's default heartbeat (every 20 s) with
+   * room for one lost; set it above your server's `heartbeatInterval`, or `0` for a server
+   * that sends no heartbeat.
+   * @defaultValue 45000
+   */
+  heartbeatTimeout?: number | undefined
+  /**
+   * The largest event the client holds, in characters (UTF-16 code units: bytes, for ASCII
+   * text): the data of the event being read plus the line being read. A server that sends more
+   * without ending the event gets `FST_SSE_CLIENT_EVENT_TOO_LARGE`, so the memory a stream can
+   * take stays bounded.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxEventSize?: number | undefined
   /**
    * Check each event's data against its schema. `false` still decodes the data by the schema
    * (raw text for `type: 'string'`, JSON otherwise).
@@ -93,6 +178,10 @@ export interface SseClientOptions<M extends EventMap = EventMap> {
   onOpen?: ((response: Response) => void) | undefined
   /** Called before each reconnect, with the delay and the id it will send. */
   onReconnect?: ((info: ReconnectInfo) => void) | undefined
+  /** Called with each comment line's text (`: ping` gives `'ping'`; a bare heartbeat `''`). */
+  onComment?: ((text: string) => void) | undefined
+  /** Called with each new status (also readable at any time as `client.status`). */
+  onStatus?: ((status: SseClientStatus) => void) | undefined
 }
 
 /** What `sseClient()` returns: iterate it to connect; each iteration is one live stream. */
@@ -102,4 +191,6 @@ export interface SseClient<E> extends AsyncIterable<E> {
    * the same client resumes from it.
    */
   readonly lastEventId: string | undefined
+  /** Where the latest iteration is: connecting, open, reconnecting (and when), or closed (and why). */
+  readonly status: SseClientStatus
 }

@@ -1,5 +1,6 @@
 // The tokens example in a real browser: the page POSTs a prompt and reads the answer with the
-// typed client (fastify-typed-sse/client, bundled for the page), token by token; Stop aborts it.
+// typed client (fastify-typed-sse/client, bundled for the page), token by token; Stop aborts it;
+// a dropped connection shows "reconnecting in N s" and the answer resumes where it was.
 import t, { type Test } from 'tap'
 import { Writable } from 'node:stream'
 import { buildTokens } from '../../examples/tokens/server.js'
@@ -7,7 +8,7 @@ import { tokensFor } from '../../examples/tokens/model.js'
 import { launchBrowser, listen, newPage, screenshot } from '../helpers/browser.js'
 import { until } from '../helpers/server.js'
 
-interface LogLine { msg: string, sent?: number, total?: number, stopped?: boolean }
+interface LogLine { msg: string, from?: number, sent?: number, total?: number, stopped?: boolean, req?: { headers?: Record<string, string> } }
 
 async function start (t: Test, tokenMs: number) {
   const logs: LogLine[] = []
@@ -21,7 +22,18 @@ async function start (t: Test, tokenMs: number) {
   const url = await listen(t, app)
   const page = await newPage(t, await launchBrowser(t))
   await page.goto(url)
-  return { page, logs }
+  // Every text the status lines show, as they change.
+  await page.evaluate(() => {
+    const seen: string[] = []
+    const connection = document.querySelector('#connection')!
+    new MutationObserver(() => seen.push(connection.textContent ?? '')).observe(connection, { childList: true, characterData: true, subtree: true })
+    Object.assign(window, { connectionTexts: seen })
+  })
+  return { page, logs, app }
+}
+
+function connectionTexts (page: import('playwright-core').Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { connectionTexts: string[] }).connectionTexts)
 }
 
 t.test('the typed client in the page shows the answer token by token, raw strings intact', async t => {
@@ -45,7 +57,32 @@ t.test('the typed client in the page shows the answer token by token, raw string
   t.ok(new Set(lengths).size >= expected.length / 2, `the answer grew token by token (${lengths.length} updates)`)
   await screenshot(page, 'tokens')
   await until(() => logs.some(line => line.msg === 'answer ended'), 'the server to log the end of the answer')
-  t.match(logs.find(line => line.msg === 'answer ended'), { sent: expected.length, stopped: false })
+  t.match(logs.find(line => line.msg === 'answer ended'), { from: 0, sent: expected.length, stopped: false })
+  t.same(await connectionTexts(page), ['connecting…', 'connected', 'disconnected'], 'the connection line followed the client\'s status')
+})
+
+t.test('a connection dropped mid-answer: the page shows "reconnecting in N s", then the answer resumes where it was', async t => {
+  const { page, logs, app } = await start(t, 40)
+  const prompt = 'Does it survive a dropped connection?'
+  const expected = tokensFor(prompt)
+  await page.fill('#prompt', prompt)
+  await page.click('text=Ask')
+  await page.waitForFunction(() => parseInt(document.querySelector('#status')?.textContent ?? '', 10) >= 5, undefined, { timeout: 10_000 })
+  // The network drops every connection, as a proxy restarting would.
+  ;(app.server as import('node:http').Server).closeAllConnections()
+  await page.locator('#connection', { hasText: /^reconnecting in \d+ s \(attempt 1\)$/ }).waitFor({ timeout: 10_000 })
+  await screenshot(page, 'tokens-reconnecting')
+  await page.locator('#status', { hasText: /^done: / }).waitFor({ timeout: 20_000 })
+
+  t.equal(await page.locator('#output').textContent(), expected.join(''), 'every token once, in order, across the reconnect')
+  t.equal(await page.locator('#status').textContent(), `done: ${expected.length} tokens (stop)`)
+  const texts = await connectionTexts(page)
+  t.match(texts, ['connecting…', 'connected', /^reconnecting in [0-3] s \(attempt 1\)$/], 'the countdown was shown')
+  t.same(texts.slice(-3), ['connecting… (attempt 1)', 'connected', 'disconnected'])
+  await until(() => logs.filter(line => line.msg === 'answer ended').length === 2, 'both connections to end')
+  const [first, second] = logs.filter(line => line.msg === 'answer ended')
+  t.equal(second?.from, (first?.from ?? 0) + (first?.sent ?? 0), 'the second connection started after the last token the page had')
+  t.equal(second?.stopped, false)
 })
 
 t.test('Stop aborts the request, and the server stops generating', async t => {

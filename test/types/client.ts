@@ -1,7 +1,7 @@
 // Compiled by `npm run typecheck`, never run. Every `@ts-expect-error` line must fail to
 // compile: if the typing breaks and lets it through, tsc reports the unused directive.
 import { Type } from '@sinclair/typebox'
-import { sseClient, type ClientEvent, type SseClient, type SseClientError, type UntypedClientEvent } from '../../src/client/index.js'
+import { sseClient, type ClientEvent, type ClosedReason, type SseClient, type SseClientError, type SseClientStatus, type UntypedClientEvent } from '../../src/client/index.js'
 import { collectEvents } from '../../src/testing/index.js'
 import type { Equal, Expect } from './helpers.js'
 
@@ -67,6 +67,40 @@ sseClient('/s', {
 
 // @ts-expect-error `retry` is a number of milliseconds
 sseClient('/s', { events, retry: '3s' })
+// @ts-expect-error `heartbeatTimeout` is a number of milliseconds
+sseClient('/s', { events, heartbeatTimeout: '45s' })
+
+// The status is a union a page can switch on; each state has its own fields.
+export function render (status: SseClientStatus): string {
+  switch (status.state) {
+    case 'connecting': return `connecting (attempt ${status.attempt})`
+    case 'open':
+      // @ts-expect-error an open connection has no delay
+      return `open ${status.delay}`
+    case 'reconnecting': {
+      const error: SseClientError | undefined = status.error
+      return `reconnecting in ${Math.ceil((status.at - Date.now()) / 1000)} s, attempt ${status.attempt} after ${status.delay} ms (${error?.code ?? 'clean end'}) from ${status.lastEventId ?? 'the start'}`
+    }
+    case 'closed': {
+      const reason: ClosedReason = status.reason
+      // @ts-expect-error 'stopped' is not a reason
+      if (reason === 'stopped') return ''
+      return `closed: ${reason}`
+    }
+  }
+}
+export type Reasons = Expect<Equal<ClosedReason, 'initial' | 'done' | 'aborted' | 'ended' | 'error'>>
+export type ClientStatus = Expect<Equal<typeof typed.status, SseClientStatus>>
+sseClient('/s', {
+  events,
+  minRetryDelay: 500,
+  maxRetryDelay: 30_000,
+  maxRetryAfter: 300_000,
+  heartbeatTimeout: 0,
+  maxEventSize: 1 << 20,
+  onComment: (text) => { const check: Expect<Equal<typeof text, string>> = true; console.log(check) },
+  onStatus: (status) => console.log(render(status))
+})
 // @ts-expect-error an event map holds TypeBox schemas
 sseClient('/s', { events: { tick: 'not a schema' } })
 // @ts-expect-error the URL is required
