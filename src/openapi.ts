@@ -4,10 +4,8 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { EventMap } from './events.js'
+import { jsonSchemaOf, type JsonSchema } from './json-schema.js'
 import { isStringSchema } from './validator.js'
-
-/** A JSON Schema object, as @fastify/swagger reads it. */
-export type JsonSchema = Record<string, unknown>
 
 /** What `sseResponseSchema()` returns: a response object for `schema.response[200]`. */
 export interface SseResponseSchema {
@@ -71,7 +69,7 @@ function eventItem (name: string, schema: TSchema): JsonSchema {
       : `The event "${name}" (\`addEventListener('${name}', …)\`); \`data\` is ${encoding}.`,
     properties: {
       event: { type: 'string', const: name },
-      data: plain(schema),
+      data: jsonSchemaOf(schema),
       ...frameFields()
     },
     required: unnamed ? ['data'] : ['event', 'data']
@@ -93,10 +91,4 @@ function frameFields (): JsonSchema {
     id: { type: 'string', description: 'Sent back as `Last-Event-ID` when the client reconnects.' },
     retry: { type: 'integer', minimum: 0, description: 'Reconnection delay in milliseconds.' }
   }
-}
-
-// A JSON copy: TypeBox's symbol keys dropped, and nothing that reads or rewrites the document
-// (the swagger resolver, Fastify's schema compiler) can touch the map the stream is checked with.
-function plain (schema: TSchema): JsonSchema {
-  return JSON.parse(JSON.stringify(schema)) as JsonSchema
 }

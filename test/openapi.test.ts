@@ -179,3 +179,15 @@ t.test('the progress example documents its job stream: one schema per event, fro
   t.same(items.map(item => item.properties.event), [{ type: 'string', enum: ['progress'] }, { type: 'string', enum: ['end'] }])
   t.notOk(document.paths['/openapi.json'], 'the document route itself is hidden')
 })
+
+t.test('a reply.sse() route documented with sseResponseSchema() starts with Type.Date() in its map, documented as the ISO string it is sent as', async t => {
+  const dated = { at: Type.Date(), tick: events.tick }
+  const { app } = await startApp(t, app => {
+    app.get('/dated', { schema: { response: { 200: sseResponseSchema(dated) } } },
+      (_request, reply) => reply.sse([{ event: 'at', data: new Date('2026-01-02T03:04:05.000Z') }], { events: dated }))
+  }, { before: app => app.register(swagger, openapi) })
+  const items = pathsOf(app)['/dated']?.get?.responses['200'].content['text/event-stream'].schema.oneOf
+  t.same(items[0]?.properties.data, { type: 'string', format: 'date-time' })
+  const response = await fetch(`${await appUrl(app)}/dated`)
+  t.equal(await response.text(), 'event: at\ndata: "2026-01-02T03:04:05.000Z"\n\n', 'JSON.stringify writes a Date as its ISO string')
+})
