@@ -63,7 +63,9 @@ export type { SseHub } from './hub/hub.js'
 export type { HubOptions, OverflowPolicy } from './options.js'
 export type { PublishEvent, PublishOptions, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
 export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
-export { sseResponseSchema, type SseResponseSchema, type SseResponseSchemaOptions } from './openapi.js'
+export {
+  sseResponseSchema, sseTransformObject, type SseResponseSchema, type SseResponseSchemaOptions, type SwaggerDocumentObject
+} from './openapi.js'
 
 /** What a source may yield: the map's events, or any event when there is no map (`never`). */
 export type EventsOf<M extends EventMap> = [M] extends [never] ? UntypedEvent : SseEvent<M>
