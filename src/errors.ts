@@ -13,6 +13,7 @@ export type SseErrorCode =
   | 'FST_SSE_HUB_UNAVAILABLE'
   | 'FST_SSE_HUB_OUTCOME_UNKNOWN'
   | 'FST_SSE_HUB_CLOSED'
+  | 'FST_SSE_NOT_READY'
 
 export class SseError extends Error {
   readonly code: SseErrorCode
@@ -137,4 +138,10 @@ export function invalidPublish (got: unknown, problem = 'needs an event like { e
 export function missingRedisClient (cause: unknown): SseError {
   return new SseError('FST_SSE_INVALID_OPTION',
     'fastify-typed-sse: option "hub.redis" needs the ioredis package next to the plugin: npm install ioredis', { cause })
+}
+
+/** Something that needs every route was called before `app.ready()`, when routes may still come. */
+export function notReady (what: string): SseError {
+  return new SseError('FST_SSE_NOT_READY',
+    `fastify-typed-sse: ${what} was called before the app was ready; call it after await app.ready() (or in a route handler), once every route is known`)
 }

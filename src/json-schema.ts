@@ -27,19 +27,25 @@ export function jsonSchemaOf (schema: unknown): JsonSchema {
 
 function rewrite (schema: JsonSchema): JsonSchema {
   if (typeof schema.type === 'string' && !JSON_TYPES.has(schema.type)) return wireForm(schema)
+  return mapSubschemas(schema, rewrite)
+}
+
+/** A copy of `schema` with each of its direct subschemas (in properties, items, anyOf, …) mapped. */
+export function mapSubschemas (schema: JsonSchema, map: (subschema: JsonSchema) => JsonSchema): JsonSchema {
+  const copy: JsonSchema = { ...schema }
   for (const keyword of SUBSCHEMAS) {
     const sub = schema[keyword]
-    if (isObject(sub)) schema[keyword] = rewrite(sub)
+    if (isObject(sub)) copy[keyword] = map(sub)
   }
   for (const keyword of SUBSCHEMA_LISTS) {
     const list = schema[keyword]
-    if (Array.isArray(list)) schema[keyword] = list.map(sub => isObject(sub) ? rewrite(sub) : sub)
+    if (Array.isArray(list)) copy[keyword] = list.map(sub => isObject(sub) ? map(sub) : sub)
   }
   for (const keyword of SUBSCHEMA_MAPS) {
-    const map = schema[keyword]
-    if (isObject(map)) for (const [name, sub] of Object.entries(map)) if (isObject(sub)) map[name] = rewrite(sub)
+    const entries = schema[keyword]
+    if (isObject(entries)) copy[keyword] = Object.fromEntries(Object.entries(entries).map(([name, sub]) => [name, isObject(sub) ? map(sub) : sub]))
   }
-  return schema
+  return copy
 }
 
 function wireForm (schema: JsonSchema): JsonSchema {
@@ -49,6 +55,6 @@ function wireForm (schema: JsonSchema): JsonSchema {
   return { description: `A TypeBox ${String(schema.type)}, which has no JSON form.`, ...annotations }
 }
 
-function isObject (value: unknown): value is JsonSchema {
+export function isObject (value: unknown): value is JsonSchema {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
