@@ -271,7 +271,7 @@ function eventMessage (name: string, schema: TSchema, schemas: NamedSchemas, sum
 
 // Fastify's path syntax to an address with `{parameters}`: `:id` (up to `/`, `-`, `.` or a
 // regular expression in parentheses, which is dropped), `::` for a literal colon, and `*`.
-export function pathTemplate (url: string): { address: string, names: string[] } {
+function pathTemplate (url: string): { address: string, names: string[] } {
   let address = ''
   const names: string[] = []
   for (let i = 0; i < url.length; i++) {

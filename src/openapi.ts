@@ -6,6 +6,7 @@
 // over in the finished document, where the version is known.
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, RouteOptions } from 'fastify'
+import { invalidOption } from './errors.js'
 import type { EventMap } from './events.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './hub/reset.js'
 import { jsonSchemaOf, type JsonSchema } from './json-schema.js'
@@ -57,7 +58,13 @@ interface DocumentedStream {
  *   (request, reply) => reply.sse(app.sse.topic(`room:${request.params.id}`, { events }).subscribe()))
  */
 export function sseResponseSchema (events?: EventMap, options: SseResponseSchemaOptions = {}): SseResponseSchema {
+  if (events !== undefined && (typeof events !== 'object' || events === null)) {
+    throw invalidOption('events (sseResponseSchema)', 'an object of TypeBox schemas by event name', events)
+  }
   const topic = typeof options.topic === 'object' && options.topic !== null ? options.topic.name : options.topic
+  if (topic !== undefined && (typeof topic !== 'string' || topic === '')) {
+    throw invalidOption('topic (sseResponseSchema)', 'a topic, its name or a pattern like "room:{id}"', topic)
+  }
   const hub = topic !== undefined
   const items = events === undefined
     ? [untypedItem(hub)]

@@ -322,3 +322,10 @@ t.test('sseTransformObject reaches every stream of a 3.2 document: webhooks, cal
   t.equal(medias[0]?.['text/event-stream'].itemSchema.oneOf[1].properties.data.contentMediaType, 'application/json')
   await validate(t, result, '3.2')
 })
+
+t.test('sseResponseSchema() refuses what is neither an event map nor a topic, naming the option, when the route is declared', async t => {
+  t.throws(() => sseResponseSchema('tick' as never), { code: 'FST_SSE_INVALID_OPTION', message: 'fastify-typed-sse: option "events (sseResponseSchema)" must be an object of TypeBox schemas by event name, got "tick"' })
+  t.throws(() => sseResponseSchema(events, { topic: 42 as never }), { code: 'FST_SSE_INVALID_OPTION', message: /option "topic \(sseResponseSchema\)" must be a topic, its name or a pattern like "room:\{id\}", got 42/ })
+  t.throws(() => sseResponseSchema(events, { topic: '' }), { code: 'FST_SSE_INVALID_OPTION', message: /"topic \(sseResponseSchema\)"/ })
+  t.throws(() => sseResponseSchema(events, { topic: { name: '' } }), { code: 'FST_SSE_INVALID_OPTION', message: /"topic \(sseResponseSchema\)"/ })
+})
