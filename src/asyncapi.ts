@@ -8,7 +8,7 @@ import { invalidOption, notReady } from './errors.js'
 import type { EventMap } from './events.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './hub/reset.js'
 import { isObject, jsonSchemaOf, mapSubschemas, type JsonSchema } from './json-schema.js'
-import type { StreamCatalog, StreamTopic } from './catalog.js'
+import type { StreamCatalog, StreamRoute, StreamTopic } from './catalog.js'
 import { isStringSchema } from './validator.js'
 
 /** The Info Object of an AsyncAPI document. */
@@ -139,7 +139,7 @@ export function buildAsyncApi (catalog: StreamCatalog, options: AsyncApiOptions)
   // Before ready, routes may still be on their way: a document missing some would look complete.
   if (!catalog.ready) throw notReady('fastify.sse.asyncapi()')
 
-  const document: AsyncApiDocument = {
+  const builder = new DocumentBuilder({
     asyncapi: '3.0.0',
     ...(options.id === undefined ? {} : { id: options.id }),
     info,
@@ -148,23 +148,32 @@ export function buildAsyncApi (catalog: StreamCatalog, options: AsyncApiOptions)
     channels: {},
     operations: {},
     components: { messages: {} }
-  }
-  const channelIds = new Ids()
-  const operationIds = new Ids()
-  const schemas = new NamedSchemas()
-  const topicChannels = new Map<string, { id: string, topic: StreamTopic }>()
-
+  })
   // Topics first: a route that streams a topic refers to the topic's messages.
-  for (const topic of catalog.topics.values()) {
-    const id = channelIds.take(`topic-${slug(topic.name)}`)
-    topicChannels.set(topic.name, { id, topic })
+  for (const topic of catalog.topics.values()) builder.addTopic(topic)
+  for (const route of catalog.routes) if (route.schema.hide !== true) builder.addRoute(route)
+  return builder.finish()
+}
+
+class DocumentBuilder {
+  private readonly channelIds = new Ids()
+  private readonly operationIds = new Ids()
+  private readonly schemas = new NamedSchemas()
+  /** Topic name → its channel's id and what it was recorded with. */
+  private readonly topicChannels = new Map<string, { id: string, topic: StreamTopic }>()
+
+  constructor (private readonly document: AsyncApiDocument) {}
+
+  addTopic (topic: StreamTopic): void {
+    const id = this.channelIds.take(`topic-${slug(topic.name)}`)
+    this.topicChannels.set(topic.name, { id, topic })
     const messages: AsyncApiChannel['messages'] = {}
-    for (const [key, message] of messagesOf(topic.events, true, schemas)) {
-      document.components.messages[`${id}.${key}`] = message
+    for (const [key, message] of messagesOf(topic.events, true, this.schemas)) {
+      this.document.components.messages[`${id}.${key}`] = message
       messages[key] = { $ref: `#/components/messages/${id}.${key}` }
     }
     const family = parametersOf(topic.name)
-    document.channels[id] = {
+    this.document.channels[id] = {
       address: topic.name,
       title: `Hub topic ${topic.name}`,
       description: (family.length === 0
@@ -174,30 +183,27 @@ export function buildAsyncApi (catalog: StreamCatalog, options: AsyncApiOptions)
       ...parameters(family, name => ({ description: `Part of the topic's name (\`{${name}}\`).` })),
       messages
     }
-    document.operations[operationIds.take(`publish-${slug(topic.name)}`)] = operation(id, messages, {
+    this.document.operations[this.operationIds.take(`publish-${slug(topic.name)}`)] = operation(id, messages, {
       title: `Publish to ${topic.name}`,
       summary: `The app publishes to the hub topic ${topic.name}; subscribers receive each event.`
     })
   }
 
-  for (const route of catalog.routes) {
-    if (route.schema.hide === true) continue
+  addRoute (route: StreamRoute): void {
     const { address, names } = pathTemplate(route.url)
     const operationId = typeof route.schema.operationId === 'string' ? route.schema.operationId : undefined
-    const id = channelIds.take(slug(operationId ?? route.url))
-    const linked = route.topic === undefined ? undefined : topicChannels.get(route.topic)
-    const messages: AsyncApiChannel['messages'] = {}
-    if (linked !== undefined && linked.topic.events === route.events) {
-      // The topic's own messages: one definition, shared.
-      for (const [key, message] of Object.entries(document.channels[linked.id]?.messages ?? {})) messages[key] = message
-    } else {
-      for (const [key, message] of messagesOf(route.events, route.topic !== undefined, schemas)) messages[key] = message
-    }
+    const id = this.channelIds.take(slug(operationId ?? route.url))
+    const linked = route.topic === undefined ? undefined : this.topicChannels.get(route.topic)
+    // The topic's own messages when the route streams them as recorded: one definition, shared.
+    const messages: AsyncApiChannel['messages'] = linked !== undefined && linked.topic.events === route.events
+      ? { ...this.document.channels[linked.id]?.messages }
+      : Object.fromEntries(messagesOf(route.events, route.topic !== undefined, this.schemas))
     const paramsSchema = plainObject(route.schema.params)
-    document.channels[id] = {
+    const where = `${route.methods.join(', ')} ${address}`
+    this.document.channels[id] = {
       address,
-      title: `${route.methods.join(', ')} ${address}`,
-      description: `Server-Sent Events (\`text/event-stream\`) at \`${route.methods.join(', ')} ${address}\`.` +
+      title: where,
+      description: `Server-Sent Events (\`text/event-stream\`) at \`${where}\`.` +
         (route.topic === undefined
           ? ''
           : ` It streams the hub topic \`${route.topic}\`: a client that reconnects with \`Last-Event-ID\` (or \`?lastEventId=\`) ` +
@@ -207,18 +213,21 @@ export function buildAsyncApi (catalog: StreamCatalog, options: AsyncApiOptions)
     }
     for (const method of route.methods) {
       const base = operationId ?? `${method.toLowerCase()}-${slug(route.url)}`
-      document.operations[operationIds.take(route.methods.length > 1 && operationId !== undefined ? `${base}-${method.toLowerCase()}` : base)] =
-        operation(id, messages, {
-          title: `${method} ${address}`,
-          ...text(route.schema, 'summary'),
-          ...text(route.schema, 'description'),
-          ...tags(route.schema.tags),
-          bindings: { http: { ...(BINDING_METHODS.has(method) ? { method } : {}), ...query(route.schema.querystring, schemas), bindingVersion: '0.3.0' } }
-        })
+      const operationKey = this.operationIds.take(route.methods.length > 1 && operationId !== undefined ? `${base}-${method.toLowerCase()}` : base)
+      this.document.operations[operationKey] = operation(id, messages, {
+        title: `${method} ${address}`,
+        ...text(route.schema, 'summary'),
+        ...text(route.schema, 'description'),
+        ...tags(route.schema.tags),
+        bindings: { http: { ...(BINDING_METHODS.has(method) ? { method } : {}), ...query(route.schema.querystring, this.schemas), bindingVersion: '0.3.0' } }
+      })
     }
   }
-  if (schemas.size > 0) document.components.schemas = schemas.all()
-  return document
+
+  finish (): AsyncApiDocument {
+    if (this.schemas.size > 0) this.document.components.schemas = this.schemas.all()
+    return this.document
+  }
 }
 
 function operation (channel: string, messages: AsyncApiChannel['messages'], fields: Omit<AsyncApiOperation, 'action' | 'channel' | 'messages'>): AsyncApiOperation {

@@ -242,11 +242,14 @@ t.test('operationId, hidden routes, several methods, and schemas with TypeBox ex
     app.route({ method: ['GET', 'POST'], url: '/feed', sse: { events: dated }, schema: { operationId: 'feed' }, handler: async function * () {} } as never)
     app.get('/secret', { sse: true, schema: { hide: true } }, async function * () {})
     app.get('/feed/other', { sse: true, schema: { operationId: 'feed' } }, async function * () {})
+    // A response copied into a new object is still known for what it is.
+    app.get('/spread', { schema: { response: { 200: { ...sseResponseSchema(dated), description: 'Spread' } } } }, (_request, reply) => reply.sse([]))
   })
   const raw = app.sse.asyncapi(options)
   await parse(t, raw)
-  t.same(Object.keys(raw.channels), ['feed', 'feed-2'], 'ids stay unique')
-  t.same(Object.keys(raw.operations), ['feed-get', 'feed-post', 'feed'], 'one operation per method, ids unique')
+  t.same(Object.keys(raw.channels), ['feed', 'feed-2', 'spread'], 'ids stay unique')
+  t.same(Object.keys(raw.channels.spread?.messages ?? {}), ['at', 'tick'])
+  t.same(Object.keys(raw.operations), ['feed-get', 'feed-post', 'feed', 'get-spread'], 'one operation per method, ids unique')
   t.same(raw.operations['feed-post']?.bindings?.http.method, 'POST')
   t.same(raw.channels.feed?.messages.at, {
     name: 'at',
