@@ -2,11 +2,11 @@
 // AsyncAPI 3.0 document, which the official parser (@asyncapi/parser) reads with no error and
 // no warning, and which a client can follow to the streams it lists.
 import t, { type Test } from 'tap'
-import { Parser, type AsyncAPIDocumentInterface, type ChannelInterface } from '@asyncapi/parser'
+import { Parser, type AsyncAPIDocumentInterface, type ChannelInterface, type Diagnostic } from '@asyncapi/parser'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
-import ssePlugin, { HubResetSchema, sseResponseSchema, type AsyncApiOptions } from '../src/index.js'
-import { appUrl, collectEvents } from '../src/testing/index.js'
+import ssePlugin, { HubResetSchema, sseResponseSchema, type AsyncApiDocument, type AsyncApiOptions } from '../src/index.js'
+import { collectEvents } from '../src/testing/index.js'
 import { startApp } from './helpers/server.js'
 
 const jobEvents = {
@@ -77,18 +77,30 @@ async function realisticApp (app: FastifyInstance) {
   app.get('/asyncapi.json', { schema: { hide: true } }, () => app.sse.asyncapi(options))
 }
 
-// One parser for the file: building its rule sets is most of the cost of a parse.
+// The official parser is slow (a second or more per document on an idle machine): each app
+// below is built and its document parsed once, and the tests read the result.
 const parser = new Parser()
 
-async function parse (t: Test, document: unknown): Promise<AsyncAPIDocumentInterface> {
-  const { document: parsed, diagnostics } = await parser.parse(JSON.stringify(document))
+interface Parsed {
+  raw: AsyncApiDocument
+  document: AsyncAPIDocumentInterface
+  diagnostics: Diagnostic[]
+}
+
+async function parse (raw: AsyncApiDocument): Promise<Parsed> {
+  const { document, diagnostics } = await parser.parse(JSON.stringify(raw))
+  if (document === undefined) {
+    throw new Error(`the parser returned no document: ${JSON.stringify(diagnostics.map(({ code, message }) => ({ code, message })))}`)
+  }
+  return { raw, document, diagnostics }
+}
+
+function noErrorNoWarning (t: Test, { diagnostics }: Parsed): void {
   // Severity 0 is an error, 1 a warning; 2 and 3 are information and hints.
   const problems = diagnostics.filter(diagnostic => diagnostic.severity <= 1)
   t.same(problems.map(({ code, message, path }) => ({ code, message, path: path.join('/') })), [], 'no error and no warning')
   // The one piece of information: AsyncAPI 3.1 exists; the document is 3.0, as asked.
   t.same(diagnostics.filter(diagnostic => diagnostic.severity > 1).map(diagnostic => diagnostic.code), ['asyncapi-latest-version'])
-  if (parsed === undefined) throw new Error('the parser returned no document')
-  return parsed
 }
 
 function channelAt (document: AsyncAPIDocumentInterface, address: string): ChannelInterface {
@@ -99,176 +111,212 @@ function channelAt (document: AsyncAPIDocumentInterface, address: string): Chann
 
 const messageNames = (channel: ChannelInterface) => channel.messages().all().map(message => message.name())
 
-t.test('the document of an app with typed, untyped and hub routes and topics passes @asyncapi/parser with no error and no warning', async t => {
-  const { url } = await startApp(t, realisticApp)
-  const response = await fetch(`${url}/asyncapi.json`)
+// Fastify's path syntax, operationId, hidden routes, several methods, a spread response, and
+// schemas with TypeBox extras, non-JSON types, recursion and `$defs`.
+const dated = { at: Type.Date({ description: 'When' }), tick: Type.Object({ n: Type.Integer() }) }
+// What TypeBox 1 (non-enumerable) and 0.34 (symbol) keep besides the JSON Schema.
+Object.defineProperty(dated.tick, '~kind', { value: 'Object', enumerable: false })
+const Comment = Type.Recursive(This => Type.Object({ text: Type.String(), replies: Type.Array(This) }), { $id: 'Comment' })
+// A hand-written schema with definitions of its own, referred to from its root.
+const pair = Type.Unsafe<{ a: number, b: number }>({
+  type: 'object',
+  properties: { a: { $ref: '#/$defs/count' }, b: { $ref: '#/definitions/count' } },
+  $defs: { count: { type: 'integer', minimum: 0 } },
+  definitions: { count: { type: 'integer', minimum: 0 } }
+})
+
+async function edgeApp (app: FastifyInstance) {
+  const one = async function * () { yield { data: 'x' } }
+  app.get('/files/:name(^[a-z]+).png', { sse: true, schema: { params: Type.Object({ name: Type.String({ examples: ['report'] }) }) } }, one)
+  app.get('/range/:from-:to', { sse: true }, one)
+  app.get('/v1::stream/:id', { sse: true }, one)
+  app.get('/static/*', { sse: true }, one)
+  app.register(async child => { child.get('/feed', { sse: true }, one) }, { prefix: '/v2' })
+  app.route({ method: ['GET', 'POST'], url: '/feed', sse: { events: dated }, schema: { operationId: 'feed' }, handler: async function * () {} } as never)
+  app.get('/secret', { sse: true, schema: { hide: true } }, async function * () {})
+  app.get('/feed/other', { sse: true, schema: { operationId: 'feed' } }, async function * () {})
+  // A response copied into a new object is still known for what it is.
+  app.get('/spread', { schema: { response: { 200: { ...sseResponseSchema(dated), description: 'Spread' } } } }, (_request, reply) => reply.sse([]))
+  app.get('/thread', { sse: { events: { comment: Comment, pair } } }, async function * () {})
+}
+
+t.test('an app with typed, untyped and hub routes, and topics', async t => {
+  const started = await startApp(t, realisticApp)
+  // Served by a route of the app, as a user would.
+  const response = await fetch(`${started.url}/asyncapi.json`)
   t.equal(response.status, 200)
-  const document = await parse(t, await response.json())
-  t.equal(document.version(), '3.0.0')
-  t.equal(document.info().title(), 'jobs and chat')
-  t.same(document.servers().all().map(server => server.host()), ['localhost:3000'])
-  t.same(document.channels().all().map(channel => channel.address()).sort(), [
-    '/chat', '/jobs/{id}/events', '/rooms/{room}/events', '/tail/{level}', 'alerts', 'chat:lobby', 'room:{room}'
-  ], 'a channel per stream route and per topic; /health is no stream, /asyncapi.json is hidden')
-})
+  const realistic = { ...started, ...await parse(await response.json() as AsyncApiDocument) }
 
-t.test('a route channel: its path parameters, one message per event name with its schema, and a send operation over HTTP', async t => {
-  const { app } = await startApp(t, realisticApp)
-  const document = await parse(t, app.sse.asyncapi(options))
-  const jobs = channelAt(document, '/jobs/{id}/events')
-  t.same(jobs.parameters().all().map(parameter => said(parameter.json())), [{ description: 'The job\'s id', examples: ['42'] }])
-  t.same(messageNames(jobs), ['progress', 'log', 'end'])
-  const [progress, log, end] = jobs.messages().all()
-  t.same(said(progress?.payload()?.json()), json(jobEvents.progress))
-  t.equal(progress?.contentType(), 'application/json')
-  t.same(said(log?.payload()?.json()), { type: 'string', description: 'A line of the job\'s log' })
-  t.equal(log?.contentType(), 'text/plain', 'a string schema is sent as the raw text')
-  t.same(said(end?.payload()?.json()), json(jobEvents.end), 'a TypeBox union is an anyOf')
-  t.match(end?.summary(), /`event: end`.*addEventListener\('end'/)
-
-  const [operation, ...others] = jobs.operations().all()
-  t.equal(others.length, 0)
-  t.equal(operation?.action(), 'send', 'the server sends; clients receive')
-  t.equal(operation?.summary(), 'Follow a job')
-  t.equal(operation?.description(), 'Progress and log lines until the job ends.')
-  t.same(operation?.tags().all().map(tag => tag.name()), ['jobs'])
-  t.same(operation?.messages().all().map(message => message.name()), ['progress', 'log', 'end'])
-  t.same(operation?.bindings().get('http')?.value(), {
-    method: 'GET', query: { type: 'object', properties: { verbose: { type: 'boolean' } } }
+  t.test('the document of an app with typed, untyped and hub routes and topics passes @asyncapi/parser with no error and no warning', async t => {
+    noErrorNoWarning(t, realistic)
+    const { document } = realistic
+    t.equal(document.version(), '3.0.0')
+    t.equal(document.info().title(), 'jobs and chat')
+    t.same(document.servers().all().map(server => server.host()), ['localhost:3000'])
+    t.same(document.channels().all().map(channel => channel.address()).sort(), [
+      '/chat', '/jobs/{id}/events', '/rooms/{room}/events', '/tail/{level}', 'alerts', 'chat:lobby', 'room:{room}'
+    ], 'a channel per stream route and per topic; /health is no stream, /asyncapi.json is hidden')
   })
 
-  const tail = channelAt(document, '/tail/{level}')
-  t.same(tail.parameters().all().map(parameter => said(parameter.json())), [{ description: 'The path parameter `level`.', enum: ['info', 'debug'] }],
-    'a union of literals is the parameter\'s enum')
-  t.same(tail.messages().all().map(message => said(message.json())), [{
-    title: 'Any event',
-    summary: 'An event of any name (untyped stream); its data is JSON, or the raw text of a string.',
-    payload: {}
-  }], 'an untyped route has one untyped message')
-})
+  t.test('a route channel: its path parameters, one message per event name with its schema, and a send operation over HTTP', async t => {
+    const { document } = realistic
+    const jobs = channelAt(document, '/jobs/{id}/events')
+    t.same(jobs.parameters().all().map(parameter => said(parameter.json())), [{ description: 'The job\'s id', examples: ['42'] }])
+    t.same(messageNames(jobs), ['progress', 'log', 'end'])
+    const [progress, log, end] = jobs.messages().all()
+    t.same(said(progress?.payload()?.json()), json(jobEvents.progress))
+    t.equal(progress?.contentType(), 'application/json')
+    t.same(said(log?.payload()?.json()), { type: 'string', description: 'A line of the job\'s log' })
+    t.equal(log?.contentType(), 'text/plain', 'a string schema is sent as the raw text')
+    t.same(said(end?.payload()?.json()), json(jobEvents.end), 'a TypeBox union is an anyOf')
+    t.match(end?.summary(), /`event: end`.*addEventListener\('end'/)
 
-t.test('hub channels: each topic, a family of topics by its pattern, and the routes that stream them, all with the reset message', async t => {
-  const { app } = await startApp(t, realisticApp)
-  const document = await parse(t, app.sse.asyncapi(options))
-  const lobby = channelAt(document, 'chat:lobby')
-  t.same(messageNames(lobby), ['message', 'joined', 'reset'])
-  const reset = lobby.messages().all()[2]
-  t.same(said(reset?.payload()?.json()), json(HubResetSchema))
-  t.match(reset?.summary(), /can no longer be resumed.*Refetch the state/)
-  t.same(lobby.operations().all().map(operation => [operation.id(), operation.action()]), [['publish-chat-lobby', 'send']])
-  t.same(messageNames(channelAt(document, 'alerts')), ['alert', 'reset'], 'a topic no route streams is there too')
-
-  const family = channelAt(document, 'room:{room}')
-  t.same(family.parameters().all().map(parameter => parameter.id()), ['room'])
-  t.match(family.description(), /A family of hub topics, one per name of the form `room:{room}`/)
-  t.same(messageNames(family), ['message', 'joined', 'reset'])
-
-  const chat = channelAt(document, '/chat')
-  t.equal(chat.id(), 'lobby', 'the route\'s operationId names its channel')
-  t.same(chat.operations().all().map(operation => operation.id()), ['lobby'])
-  t.match(chat.description(), /hub topic `chat:lobby`.*`Last-Event-ID`/)
-  t.same(messageNames(chat), ['message', 'joined', 'reset'])
-  const rooms = channelAt(document, '/rooms/{room}/events')
-  t.same(rooms.parameters().all().map(parameter => parameter.id()), ['room'])
-  t.same(messageNames(rooms), ['message', 'joined', 'reset'])
-
-  // The route channels share the topics' messages: one definition each, in components.
-  const raw = app.sse.asyncapi(options)
-  t.same(raw.channels.lobby?.messages.message, { $ref: '#/components/messages/topic-chat-lobby.message' })
-  t.same(raw.channels['topic-chat-lobby']?.messages.message, { $ref: '#/components/messages/topic-chat-lobby.message' })
-})
-
-t.test('a client that follows the document reaches each route channel and receives only the messages it lists', async t => {
-  const { app } = await startApp(t, realisticApp)
-  const url = await appUrl(app)
-  // Something to replay on the hub routes.
-  const posted = await fetch(`${url}/rooms/7/messages`, { method: 'POST' })
-  const { id } = await posted.json() as { id: string }
-  await app.inject({ method: 'POST', url: '/rooms/7/messages' })
-  const document = await parse(t, app.sse.asyncapi(options))
-  const routes = document.channels().all().filter(channel => channel.address()?.startsWith('/'))
-  t.equal(routes.length, 4)
-  for (const channel of routes) {
-    const path = (channel.address() as string).replace(/\{([^}]+)\}/g, (_match, name: string) => {
-      const parameter = channel.parameters().get(name)?.json() as { enum?: string[], examples?: string[] } | undefined
-      return parameter?.enum?.[0] ?? parameter?.examples?.[0] ?? '7'
+    const [operation, ...others] = jobs.operations().all()
+    t.equal(others.length, 0)
+    t.equal(operation?.action(), 'send', 'the server sends; clients receive')
+    t.equal(operation?.summary(), 'Follow a job')
+    t.equal(operation?.description(), 'Progress and log lines until the job ends.')
+    t.same(operation?.tags().all().map(tag => tag.name()), ['jobs'])
+    t.same(operation?.messages().all().map(message => message.name()), ['progress', 'log', 'end'])
+    t.same(said(operation?.bindings().get('http')?.value()), {
+      method: 'GET', query: { type: 'object', properties: { verbose: { type: 'boolean' } } }
     })
-    const hub = messageNames(channel).includes('reset')
-    // On a hub route: the event after `id` is replayed; a made-up id gets the reset.
-    const { events } = await collectEvents(app, path, { lastEventId: hub ? id : undefined, timeout: 500 })
-    const names = messageNames(channel)
-    t.ok(events.length > 0, `${path}: events arrived`)
-    for (const event of events) {
-      t.ok(names.includes(event.event) || names.includes(undefined), `${path}: "${event.event}" is a message of the channel`)
-    }
-    if (hub) {
-      const { events: [reset] } = await collectEvents(app, path, { lastEventId: '1-0', count: 1 })
-      t.equal(reset?.event, 'reset', `${path}: a stale id gets the documented reset`)
-    }
-  }
-})
 
-t.test('Fastify path syntax becomes channel addresses: regular expressions, several parameters in a segment, `::`, `*`, prefixes', async t => {
-  const { app } = await startApp(t, app => {
-    const one = async function * () { yield { data: 'x' } }
-    app.get('/files/:name(^[a-z]+).png', { sse: true, schema: { params: Type.Object({ name: Type.String({ examples: ['report'] }) }) } }, one)
-    app.get('/range/:from-:to', { sse: true }, one)
-    app.get('/v1::stream/:id', { sse: true }, one)
-    app.get('/static/*', { sse: true }, one)
-    app.register(async child => { child.get('/feed', { sse: true }, one) }, { prefix: '/v2' })
+    const tail = channelAt(document, '/tail/{level}')
+    t.same(tail.parameters().all().map(parameter => said(parameter.json())), [{ description: 'The path parameter `level`.', enum: ['info', 'debug'] }],
+      'a union of literals is the parameter\'s enum')
+    t.same(tail.messages().all().map(message => said(message.json())), [{
+      title: 'Any event',
+      summary: 'An event of any name (untyped stream); its data is JSON, or the raw text of a string.',
+      payload: {}
+    }], 'an untyped route has one untyped message')
   })
-  const document = await parse(t, app.sse.asyncapi(options))
-  const channels = document.channels().all()
-  t.same(channels.map(channel => [channel.address(), channel.parameters().all().map(parameter => parameter.id())]), [
-    ['/files/{name}.png', ['name']],
-    ['/range/{from}-{to}', ['from', 'to']],
-    ['/v1:stream/{id}', ['id']],
-    ['/static/{wildcard}', ['wildcard']],
-    ['/v2/feed', []]
-  ], 'routes of encapsulated plugins too, with their prefix')
-  t.match(channels[3]?.parameters().get('wildcard')?.description(), /Fastify's `\*`/)
-  // Each address, filled in, is the route it names.
-  for (const path of ['/files/report.png', '/range/1-9', '/v1:stream/3', '/static/a/b.txt', '/v2/feed']) {
-    const { events } = await collectEvents(app, path)
-    t.same(events.map(event => event.data), ['x'], path)
-  }
-})
 
-t.test('operationId, hidden routes, several methods, and schemas with TypeBox extras or non-JSON types', async t => {
-  const dated = { at: Type.Date({ description: 'When' }), tick: Type.Object({ n: Type.Integer() }) }
-  // What TypeBox 1 (non-enumerable) and 0.34 (symbol) keep besides the JSON Schema.
-  Object.defineProperty(dated.tick, '~kind', { value: 'Object', enumerable: false })
-  const { app } = await startApp(t, app => {
-    app.route({ method: ['GET', 'POST'], url: '/feed', sse: { events: dated }, schema: { operationId: 'feed' }, handler: async function * () {} } as never)
-    app.get('/secret', { sse: true, schema: { hide: true } }, async function * () {})
-    app.get('/feed/other', { sse: true, schema: { operationId: 'feed' } }, async function * () {})
-    // A response copied into a new object is still known for what it is.
-    app.get('/spread', { schema: { response: { 200: { ...sseResponseSchema(dated), description: 'Spread' } } } }, (_request, reply) => reply.sse([]))
+  t.test('hub channels: each topic, a family of topics by its pattern, and the routes that stream them, all with the reset message', async t => {
+    const { document, raw } = realistic
+    const lobby = channelAt(document, 'chat:lobby')
+    t.same(messageNames(lobby), ['message', 'joined', 'reset'])
+    const reset = lobby.messages().all()[2]
+    t.same(said(reset?.payload()?.json()), json(HubResetSchema))
+    t.match(reset?.summary(), /can no longer be resumed.*Refetch the state/)
+    t.same(lobby.operations().all().map(operation => [operation.id(), operation.action()]), [['publish-chat-lobby', 'send']])
+    t.same(messageNames(channelAt(document, 'alerts')), ['alert', 'reset'], 'a topic no route streams is there too')
+
+    const family = channelAt(document, 'room:{room}')
+    t.same(family.parameters().all().map(parameter => parameter.id()), ['room'])
+    t.match(family.description(), /A family of hub topics, one per name of the form `room:\{room\}`/)
+    t.same(messageNames(family), ['message', 'joined', 'reset'])
+
+    const chat = channelAt(document, '/chat')
+    t.equal(chat.id(), 'lobby', 'the route\'s operationId names its channel')
+    t.same(chat.operations().all().map(operation => operation.id()), ['lobby'])
+    t.match(chat.description(), /hub topic `chat:lobby`.*`Last-Event-ID`/)
+    t.same(messageNames(chat), ['message', 'joined', 'reset'])
+    const rooms = channelAt(document, '/rooms/{room}/events')
+    t.same(rooms.parameters().all().map(parameter => parameter.id()), ['room'])
+    t.same(messageNames(rooms), ['message', 'joined', 'reset'])
+
+    // The route channels share the topics' messages: one definition each, in components.
+    t.same(raw.channels.lobby?.messages.message, { $ref: '#/components/messages/topic-chat-lobby.message' })
+    t.same(raw.channels['topic-chat-lobby']?.messages.message, { $ref: '#/components/messages/topic-chat-lobby.message' })
   })
-  const raw = app.sse.asyncapi(options)
-  await parse(t, raw)
-  t.same(Object.keys(raw.channels), ['feed', 'feed-2', 'spread'], 'ids stay unique')
-  t.same(Object.keys(raw.channels.spread?.messages ?? {}), ['at', 'tick'])
-  t.same(Object.keys(raw.operations), ['feed-get', 'feed-post', 'feed', 'get-spread'], 'one operation per method, ids unique')
-  t.same(raw.operations['feed-post']?.bindings?.http.method, 'POST')
-  t.same(raw.channels.feed?.messages.at, {
-    name: 'at',
-    title: 'at',
-    summary: 'Sent as `event: at`, read with `addEventListener(\'at\', …)`. Its data is JSON.',
-    contentType: 'application/json',
-    payload: { type: 'string', format: 'date-time', description: 'When' }
-  }, 'a Date is the ISO string JSON.stringify writes')
-  t.same(raw.channels.feed?.messages.tick, { name: 'tick', title: 'tick', summary: 'Sent as `event: tick`, read with `addEventListener(\'tick\', …)`. Its data is JSON.', contentType: 'application/json', payload: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } })
-  t.notOk(Object.values(raw.channels).some(channel => channel.address === '/secret'), 'schema.hide leaves a route out')
+
+  t.test('a client that follows the document reaches each route channel and receives only the messages it lists', async t => {
+    const { app, url, document } = realistic
+    // Something to replay on the hub routes.
+    const posted = await fetch(`${url}/rooms/7/messages`, { method: 'POST' })
+    const { id } = await posted.json() as { id: string }
+    await app.inject({ method: 'POST', url: '/rooms/7/messages' })
+    const routes = document.channels().all().filter(channel => channel.address()?.startsWith('/'))
+    t.equal(routes.length, 4)
+    for (const channel of routes) {
+      const path = (channel.address() as string).replace(/\{([^}]+)\}/g, (_match, name: string) => {
+        const parameter = channel.parameters().get(name)?.json() as { enum?: string[], examples?: string[] } | undefined
+        return parameter?.enum?.[0] ?? parameter?.examples?.[0] ?? '7'
+      })
+      const names = messageNames(channel)
+      const hub = names.includes('reset')
+      // On a hub route: the event after `id` is replayed (`until` the stream falls silent).
+      const { events } = await collectEvents(app, path, { lastEventId: hub ? id : undefined, timeout: 500 })
+      t.ok(events.length > 0, `${path}: events arrived`)
+      for (const event of events) {
+        t.ok(names.includes(event.event) || names.includes(undefined), `${path}: "${event.event}" is a message of the channel`)
+      }
+      if (hub) {
+        // A made-up id gets the documented reset.
+        const { events: [reset] } = await collectEvents(app, path, { lastEventId: '1-0', count: 1 })
+        t.equal(reset?.event, 'reset', `${path}: a stale id gets the documented reset`)
+      }
+    }
+  })
+
+  t.test('the document depends on the app, not on its traffic: topics named per request are left out', async t => {
+    const { app } = realistic
+    const before = app.sse.asyncapi(options)
+    for (const room of ['1', '2', '3']) await app.inject({ method: 'POST', url: `/rooms/${room}/messages` })
+    app.sse.topic('late', { events: alertEvents })
+    t.same(app.sse.asyncapi(options), before)
+    t.notOk(JSON.stringify(before).includes('room:1'))
+  })
 })
 
-t.test('the document depends on the app, not on its traffic: topics named per request are left out', async t => {
-  const { app } = await startApp(t, realisticApp)
-  const before = app.sse.asyncapi(options)
-  for (const room of ['1', '2', '3']) await app.inject({ method: 'POST', url: `/rooms/${room}/messages` })
-  app.sse.topic('late', { events: alertEvents })
-  t.same(app.sse.asyncapi(options), before)
-  t.notOk(JSON.stringify(before).includes('room:1'))
+t.test('edge cases of paths, ids and schemas', async t => {
+  const started = await startApp(t, edgeApp)
+  const edge = { ...started, ...await parse(started.app.sse.asyncapi(options)) }
+
+  t.test('Fastify path syntax becomes channel addresses: regular expressions, several parameters in a segment, `::`, `*`, prefixes', async t => {
+    noErrorNoWarning(t, edge)
+    const { app, document } = edge
+    const addresses = new Map(document.channels().all().map(channel => [channel.address(), channel.parameters().all().map(parameter => parameter.id())]))
+    t.same(addresses.get('/files/{name}.png'), ['name'])
+    t.same(addresses.get('/range/{from}-{to}'), ['from', 'to'])
+    t.same(addresses.get('/v1:stream/{id}'), ['id'])
+    t.same(addresses.get('/static/{wildcard}'), ['wildcard'])
+    t.same(addresses.get('/v2/feed'), [], 'routes of encapsulated plugins too, with their prefix')
+    t.match(channelAt(document, '/static/{wildcard}').parameters().get('wildcard')?.description(), /Fastify's `\*`/)
+    // Each address, filled in, is the route it names.
+    for (const path of ['/files/report.png', '/range/1-9', '/v1:stream/3', '/static/a/b.txt', '/v2/feed']) {
+      const { events } = await collectEvents(app, path)
+      t.same(events.map(event => event.data), ['x'], path)
+    }
+  })
+
+  t.test('operationId, hidden routes, several methods, and schemas with TypeBox extras or non-JSON types', async t => {
+    const { raw } = edge
+    t.same(Object.keys(raw.channels).filter(id => ['feed', 'feed-2', 'spread'].includes(id)), ['feed', 'feed-2', 'spread'], 'ids stay unique')
+    t.same(Object.keys(raw.operations).filter(id => id.startsWith('feed')), ['feed-get', 'feed-post', 'feed'], 'one operation per method, ids unique')
+    t.same(raw.operations['feed-post']?.bindings?.http.method, 'POST')
+    t.same(Object.keys(raw.channels.spread?.messages ?? {}), ['at', 'tick'])
+    t.same(raw.channels.feed?.messages.at, {
+      name: 'at',
+      title: 'at',
+      summary: 'Sent as `event: at`, read with `addEventListener(\'at\', …)`. Its data is JSON.',
+      contentType: 'application/json',
+      payload: { type: 'string', format: 'date-time', description: 'When' }
+    }, 'a Date is the ISO string JSON.stringify writes')
+    t.same(raw.channels.feed?.messages.tick, { name: 'tick', title: 'tick', summary: 'Sent as `event: tick`, read with `addEventListener(\'tick\', …)`. Its data is JSON.', contentType: 'application/json', payload: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } })
+    t.notOk(Object.values(raw.channels).some(channel => channel.address === '/secret'), 'schema.hide leaves a route out')
+  })
+
+  t.test('recursive and $defs schemas: their named parts move to components.schemas, and every $ref points there', async t => {
+    const { raw, document } = edge
+    const messages = raw.channels.thread?.messages as Record<string, { payload: unknown }>
+    t.same(messages.comment?.payload, { $ref: '#/components/schemas/Comment' })
+    t.same(raw.components.schemas?.Comment, {
+      type: 'object',
+      required: ['text', 'replies'],
+      properties: { text: { type: 'string' }, replies: { type: 'array', items: { $ref: '#/components/schemas/Comment' } } }
+    })
+    t.same(messages.pair?.payload, {
+      type: 'object',
+      properties: { a: { $ref: '#/components/schemas/count' }, b: { $ref: '#/components/schemas/count-2' } }
+    })
+    t.same(raw.components.schemas?.count, { type: 'integer', minimum: 0 })
+    // The parser resolved the references: the payload is the comment's schema.
+    const comment = channelAt(document, '/thread').messages().all()[0]
+    t.same(comment?.payload()?.type(), 'object')
+    t.same(Object.keys(comment?.payload()?.properties() ?? {}), ['text', 'replies'])
+  })
 })
 
 t.test('asyncapi() called before the app is ready, or without info, fails saying what to do', async t => {
@@ -289,41 +337,10 @@ t.test('the progress example serves the AsyncAPI document of its job stream', as
   t.teardown(() => app.close())
   const response = await app.inject('/asyncapi.json')
   t.equal(response.statusCode, 200)
-  const document = await parse(t, response.json())
-  const jobs = channelAt(document, '/jobs/{id}/events')
+  const parsed = await parse(response.json())
+  noErrorNoWarning(t, parsed)
+  const jobs = channelAt(parsed.document, '/jobs/{id}/events')
   t.same(messageNames(jobs), ['progress', 'end'])
   t.same(jobs.parameters().all().map(parameter => parameter.id()), ['id'])
   t.notOk(JSON.parse(JSON.stringify((await app.inject('/openapi.json')).json())).paths['/asyncapi.json'], 'the document route is hidden from OpenAPI')
-})
-
-t.test('recursive and $defs schemas: their named parts move to components.schemas, and every $ref points there', async t => {
-  const Node = Type.Recursive(This => Type.Object({ text: Type.String(), replies: Type.Array(This) }), { $id: 'Comment' })
-  // A hand-written schema with definitions of its own, referred to from its root.
-  const pair = Type.Unsafe<{ a: number, b: number }>({
-    type: 'object',
-    properties: { a: { $ref: '#/$defs/count' }, b: { $ref: '#/definitions/count' } },
-    $defs: { count: { type: 'integer', minimum: 0 } },
-    definitions: { count: { type: 'integer', minimum: 0 } }
-  })
-  const { app } = await startApp(t, app => {
-    app.get('/thread', { sse: { events: { comment: Node, pair } } }, async function * () {})
-  })
-  const raw = app.sse.asyncapi(options)
-  const document = await parse(t, raw)
-  const messages = raw.channels.thread?.messages as Record<string, { payload: unknown }>
-  t.same(messages.comment?.payload, { $ref: '#/components/schemas/Comment' })
-  t.same(raw.components.schemas?.Comment, {
-    type: 'object',
-    required: ['text', 'replies'],
-    properties: { text: { type: 'string' }, replies: { type: 'array', items: { $ref: '#/components/schemas/Comment' } } }
-  })
-  t.same(messages.pair?.payload, {
-    type: 'object',
-    properties: { a: { $ref: '#/components/schemas/count' }, b: { $ref: '#/components/schemas/count-2' } }
-  })
-  t.same(raw.components.schemas?.count, { type: 'integer', minimum: 0 })
-  // The parser resolved the references: the payload is the comment's schema.
-  const comment = channelAt(document, '/thread').messages().all()[0]
-  t.same(comment?.payload()?.type(), 'object')
-  t.same(Object.keys(comment?.payload()?.properties() ?? {}), ['text', 'replies'])
 })
