@@ -22,7 +22,8 @@ export const ERROR_CODES = {
   FST_SSE_HUB_UNAVAILABLE: 503,
   FST_SSE_HUB_OUTCOME_UNKNOWN: 504,
   FST_SSE_HUB_CLOSED: 500,
-  FST_SSE_TOO_MANY_STREAMS: 503
+  FST_SSE_TOO_MANY_STREAMS: 503,
+  FST_SSE_NOT_READY: 500
 } as const satisfies Record<`FST_SSE_${string}`, number>
 
 export type SseErrorCode = keyof typeof ERROR_CODES
@@ -109,8 +110,8 @@ export function invalidEvent (event: string, path: string, reason: string): Inva
   return new InvalidEventError(event, path, reason)
 }
 
-function sseError (code: SseErrorCode, message: string, cause?: unknown): SseError {
-  return new SseError(code, message, cause)
+function sseError (code: SseErrorCode, message: string, cause?: unknown, headers?: Record<string, string>): SseError {
+  return new SseError(code, message, cause, headers)
 }
 
 /** A plugin, route, topic or `reply.sse()` option has a wrong value. Thrown at `register` (or at the call). */
@@ -226,7 +227,7 @@ function describe (value: unknown): string {
  * stream starts (so before its source is called).
  */
 export function tooManyStreams (scope: 'the app' | 'this route', limit: number, retryAfterSeconds: number): SseError {
-  return new SseError('FST_SSE_TOO_MANY_STREAMS',
+  return sseError('FST_SSE_TOO_MANY_STREAMS',
     `fastify-typed-sse: ${scope} already has ${limit} open streams (maxStreams); retry later, or raise maxStreams if the server has room`,
     undefined, { 'retry-after': String(retryAfterSeconds) })
 }
@@ -234,4 +235,10 @@ export function tooManyStreams (scope: 'the app' | 'this route', limit: number, 
 /** An event map holds a schema the validator cannot check: registration fails, naming the key. */
 export function invalidSchema (option: string, problem: string, cause: unknown): SseError {
   return optionError(`option "${option}" must be a schema the validator can check, but ${problem}`, cause)
+}
+
+/** Something that needs every route was called before `app.ready()`, when routes may still come. */
+export function notReady (what: string): SseError {
+  return sseError('FST_SSE_NOT_READY',
+    `fastify-typed-sse: ${what} was called before the app was ready; call it after await app.ready() (or in a route handler), once every route is known`)
 }

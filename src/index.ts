@@ -5,6 +5,8 @@ import type {
   RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, RouteOptions, RouteShorthandOptions
 } from 'fastify'
 import fp from 'fastify-plugin'
+import { sseDocuments, type SseDocuments } from './asyncapi.js'
+import { StreamCatalog } from './catalog.js'
 import type { EventIterable, EventMap, SseContext, SseEvent, SseSource, UntypedEvent } from './events.js'
 import { createHub, type SseHub } from './hub/hub.js'
 import type { HubOptions } from './options.js'
@@ -33,7 +35,9 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
   const registry = new StreamRegistry(resolved.maxStreams)
   const base = { ...resolved, maxStreams: undefined }
   const hub = await createHub(options.hub, fastify.log)
-  fastify.decorate('sse', hub.api)
+  // What the documents are built from: the SSE routes, and the topics created while building.
+  const catalog = new StreamCatalog(fastify)
+  fastify.decorate('sse', { ...catalog.recordTopics(hub.api), ...sseDocuments(catalog) })
   // onClose runs after preClose has ended the open streams: then subscriptions and Redis go.
   fastify.addHook('onClose', () => hub.close())
 
@@ -63,7 +67,13 @@ export type { SseHub } from './hub/hub.js'
 export type { HubOptions, OverflowPolicy } from './options.js'
 export type { PublishEvent, PublishOptions, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
 export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
-export { sseResponseSchema, type SseResponseSchema, type SseResponseSchemaOptions } from './openapi.js'
+export {
+  sseResponseSchema, sseTransformObject, type SseResponseSchema, type SseResponseSchemaOptions, type SwaggerDocumentObject
+} from './openapi.js'
+export type {
+  AsyncApiChannel, AsyncApiDocument, AsyncApiInfo, AsyncApiMessage, AsyncApiOperation, AsyncApiOptions, AsyncApiParameter,
+  AsyncApiReference, AsyncApiServer, SseDocuments
+} from './asyncapi.js'
 
 /** What a source may yield: the map's events, or any event when there is no map (`never`). */
 export type EventsOf<M extends EventMap> = [M] extends [never] ? UntypedEvent : SseEvent<M>
@@ -74,8 +84,11 @@ export type SseRouteHandler<E, Request = FastifyRequest, Reply = FastifyReply> =
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The broadcast hub: `fastify.sse.topic(name, { events })` to publish and subscribe. */
-    sse: SseHub
+    /**
+     * The broadcast hub: `fastify.sse.topic(name, { events })` to publish and subscribe; and
+     * `fastify.sse.asyncapi()`, the AsyncAPI document of the app's streams.
+     */
+    sse: SseHub & SseDocuments
   }
 
   interface FastifyReply {

@@ -64,6 +64,11 @@ export async function buildProgress ({ steps = 40, stepMs = 150, logger = proces
   // A short retry, so that a page which forgot close() would visibly reconnect soon after `end`.
   await app.register(ssePlugin, { retry: 500 })
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  // The same stream as an AsyncAPI 3.0 channel, one message per event: GET /asyncapi.json.
+  app.get('/asyncapi.json', { schema: { hide: true } }, () => app.sse.asyncapi({
+    info: { title: 'progress example', version: '1.0.0', description: 'A background job\'s progress, as Server-Sent Events.' },
+    servers: { local: { host: `localhost:${process.env.PORT ?? 3000}`, protocol: 'http' } }
+  }))
   const jobs = new Map<string, Job>()
 
   const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
