@@ -28,7 +28,7 @@ const CLOSE_GRACE_MS = 1000
 const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (fastify, options) {
   const base = resolveStreamOptions(defaults, options, ['hub'])
   const open: OpenStreams = new Set()
-  const hub = await createHub(options.hub, fastify.log)
+  const hub = await createHub(options.hub, fastify.log, { maxLastEventIdLength: base.maxLastEventIdLength })
   fastify.decorate('sse', hub.api)
   // onClose runs after preClose has ended the open streams: then subscriptions and Redis go.
   fastify.addHook('onClose', () => hub.close())
@@ -59,9 +59,11 @@ export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
 export { InvalidEventError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './wire.js'
-export type { SseHub } from './hub/hub.js'
+export type { MergedTopic, MergeOptions, SseHub } from './hub/hub.js'
+export type { TopicEvent, TopicFilter } from './hub/filter.js'
+export type { StartPolicy } from './hub/subscriber.js'
 export type { HubOptions, OverflowPolicy } from './options.js'
-export type { PublishEvent, PublishOptions, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
+export type { PublishEvent, PublishOptions, SseTopic, SubscribeOptions, TopicOptions, TopicSource } from './hub/topic.js'
 export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
 export { sseResponseSchema, type SseResponseSchema, type SseResponseSchemaOptions } from './openapi.js'
 
