@@ -69,6 +69,9 @@ const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 2000
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+// Events passed over without a frame (filtered out, or already sent) before the event loop gets a
+// turn: a replay of a long log that a filter leaves out entirely must not hold the process.
+const SKIP_BUDGET = 256
 
 /** A live entry waiting for the stream to take it. */
 interface Queued {
@@ -117,6 +120,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private timer: NodeJS.Timeout | undefined
   /** Set once a filter has failed, so a broken filter logs once per subscriber, not per event. */
   private filterFailed = false
+  /** Steps since the last frame or the last turn of the event loop (see SKIP_BUDGET). */
+  private skipped = 0
   private readonly options: SubscriberOptions
 
   constructor (options: SubscriberOptions) {
@@ -149,8 +154,14 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   }
 
   async next (): Promise<IteratorResult<EncodedFrame>> {
+    this.skipped = 0
     for (;;) {
       if (this.state === 'ended') return DONE
+      if (++this.skipped > SKIP_BUDGET) {
+        this.skipped = 0
+        await new Promise(resolve => setImmediate(resolve))
+        continue
+      }
       const early = this.pending.shift()
       if (early !== undefined) return { done: false, value: early }
       if (this.state === 'replaying') {
