@@ -3,6 +3,7 @@
 // several topics merged in one stream with exact resume per topic.
 import type { Test } from 'tap'
 import { Type } from '@sinclair/typebox'
+import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import type { HubOptions, SsePluginOptions, SseTopic } from '../src/index.js'
 import { rawGet, type RawResponse } from './helpers/raw.js'
@@ -465,4 +466,116 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
     for (const [call, message] of cases) t.throws(call, { code: 'FST_SSE_INVALID_OPTION', message })
     t.type(app.sse.subscribe([orders, { topic: feed, filter: () => true }]), 'function')
   })
+
+  // PROPERTY_RUNS=200 runs more scenarios (each takes about 0.15 s).
+  t.test('property: random publishes to three topics while clients drop and reconnect at random; each gets every event it may see, per topic, exactly once', async t => {
+    await fc.assert(fc.asyncProperty(scenario, async steps => await runScenario(t, backend, steps)), { numRuns: Number(process.env.PROPERTY_RUNS ?? 12), endOnFailure: true })
+    t.pass('twelve random scenarios')
+  })
+}
+
+type Publish = { kind: 'publish', topic: 0 | 1 | 2, to: 'ann' | 'bob' }
+type Step =
+  | Publish
+  /** Several publishes at once, not waiting for each: they reach the subscribers in bursts. */
+  | { kind: 'burst', publishes: Publish[] }
+  | { kind: 'drop', client: number }
+  | { kind: 'reconnect', client: number }
+  | { kind: 'pause', ms: number }
+
+const USERS = ['ann', 'bob', 'ann'] as const
+const publish: fc.Arbitrary<Publish> = fc.record({ kind: fc.constant('publish' as const), topic: fc.constantFrom(0 as const, 1 as const, 2 as const), to: fc.constantFrom('ann' as const, 'bob' as const) })
+const scenario: fc.Arbitrary<Step[]> = fc.array(fc.oneof(
+  { weight: 5, arbitrary: publish },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('burst' as const), publishes: fc.array(publish, { minLength: 2, maxLength: 8 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), client: fc.integer({ min: 0, max: USERS.length - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reconnect' as const), client: fc.integer({ min: 0, max: USERS.length - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 15 }) }) }
+), { minLength: 10, maxLength: 80 })
+
+interface Client {
+  user: 'ann' | 'bob'
+  response: RawResponse | undefined
+  /** The id of the last whole frame received: what a browser would send back. */
+  held: string | undefined
+  /** Per topic, the texts received, across its connections. */
+  got: string[][]
+  /** How many events of each topic were published before its first connection was open. */
+  startAt: number[] | undefined
+  resets: number
+}
+
+async function runScenario (t: Test, backend: HubUnderTest, steps: Step[]): Promise<boolean> {
+  const { orders, feed, notes, port, app } = await startDashboard(t, backend.hub({ retain: 10_000 }))
+  const published: Array<Array<{ text: string, to: string }>> = [[], [], []]
+  const clients: Client[] = USERS.map(user => ({ user, response: undefined, held: undefined, got: [[], [], []], startAt: undefined, resets: 0 }))
+  const harvest = (client: Client): void => {
+    const response = client.response
+    if (response === undefined) return
+    for (const { event, data } of response.events) {
+      if (event === 'reset') client.resets++
+      else if (event === 'order') client.got[0]!.push(JSON.parse(data).text)
+      else if (event === 'news') client.got[1]!.push(JSON.parse(data).text)
+      else if (event === 'note') client.got[2]!.push(JSON.parse(data).text)
+    }
+    // Only whole frames count: a browser commits an id when the blank line that ends its frame comes.
+    const whole = response.body().slice(0, response.body().lastIndexOf('\n\n') + 2)
+    client.held = [...whole.matchAll(/^id: ?(.*)$/gm)].at(-1)?.[1] ?? client.held
+    response.events.length = 0
+  }
+  const connect = async (client: Client): Promise<void> => {
+    client.response = await rawGet(port, `/dash?user=${client.user}`, client.held === undefined ? {} : { 'last-event-id': client.held })
+    client.startAt ??= published.map(events => events.length)
+  }
+  const drop = (client: Client): void => {
+    client.response?.close()
+    harvest(client)
+    client.response = undefined
+  }
+  // Publishes are sent in the order they are called (on Redis, one connection, in order), so the
+  // order of the calls is each topic's id order.
+  const send = async ({ topic, to }: Publish): Promise<unknown> => {
+    const text = `${['o', 'f', 'n'][topic]}${published[topic]!.length}`
+    published[topic]!.push({ text, to })
+    if (topic === 0) return await orders.publish({ event: 'order', data: { status: 'x', text } })
+    if (topic === 1) return await feed.publish({ event: 'news', data: { text } })
+    return await notes.publish({ event: 'note', data: { to, text } })
+  }
+  try {
+    for (const client of clients) await connect(client)
+    for (const step of steps) {
+      if (step.kind === 'publish') {
+        await send(step)
+      } else if (step.kind === 'burst') {
+        await Promise.all(step.publishes.map(send))
+      } else if (step.kind === 'drop') {
+        drop(clients[step.client]!)
+      } else if (step.kind === 'reconnect') {
+        const client = clients[step.client]!
+        drop(client)
+        await connect(client)
+      } else {
+        await sleep(step.ms)
+      }
+    }
+    // Everyone comes back and reads to the end.
+    const expected = (client: Client): string[][] => published.map((events, topic) => events
+      .slice(client.startAt![topic])
+      .filter(({ to }) => topic !== 2 || to === client.user)
+      .map(({ text }) => text))
+    for (const client of clients) if (client.response === undefined) await connect(client)
+    for (const client of clients) {
+      const want = expected(client)
+      const count = want.reduce((sum, texts) => sum + texts.length, 0)
+      await until(() => client.got.reduce((sum, texts) => sum + texts.length, 0) + client.response!.events.length >= count, 'every event at the client')
+      await sleep(20)
+      harvest(client)
+      t.same({ resets: client.resets, got: client.got }, { resets: 0, got: want }, `${client.user}: every topic exactly, in order`)
+      if (client.resets !== 0 || JSON.stringify(client.got) !== JSON.stringify(want)) return false
+    }
+    return true
+  } finally {
+    for (const client of clients) client.response?.close()
+    await app.close()
+  }
 }
