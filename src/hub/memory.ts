@@ -70,7 +70,7 @@ export class MemoryBackend implements HubBackend {
       this.lastSeq++
     }
     const id = `${this.lastMs}-${this.lastSeq}`
-    const entry = toEntry(id, frame, options?.decoded)
+    const entry = toEntry(id, frame)
     log.entries.push(entry)
     log.head = id
     if (log.entries.length - log.start > this.options.retain) {
@@ -80,7 +80,10 @@ export class MemoryBackend implements HubBackend {
     this.trim(log)
     // Fan out synchronously: each listener only queues the entry, so a slow client costs the
     // others nothing, and a subscriber attaching in between sees it either in the log or live.
-    for (const listener of log.listeners) listener.entry(entry)
+    // Live subscribers' filters get the published event as it is; the log keeps only the frame,
+    // so retained events cost no more memory than their text (a replay decodes what it filters).
+    const live = options?.decoded === undefined || log.listeners.size === 0 ? entry : { ...entry, decoded: options.decoded }
+    for (const listener of log.listeners) listener.entry(live)
     if (log.listeners.size === 0) this.becameIdle(topic, log)
     if (key !== undefined) {
       // Deleted first so that a key stored again moves to the back, keeping the Map in expiry order.
