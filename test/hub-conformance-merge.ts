@@ -448,6 +448,19 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
     t.ok(dash.terminated(), 'ended cleanly by the server')
   })
 
+  t.test('several topics: fastify.close() ends merged streams, live or replaying', async t => {
+    const { app, orders, port } = await startDashboard(t, backend.hub())
+    const live = await rawGet(port, '/dash')
+    await orders.publish({ event: 'order', data: { status: 'a', text: 'o1' } })
+    const replaying = await rawGet(port, '/dash', { 'last-event-id': '0-0' })
+    await live.waitFor(() => live.events.length === 1, 'the live event')
+    await replaying.waitFor(() => replaying.events.length === 1, 'the replay')
+    await app.close()
+    await Promise.all([live.ended, replaying.ended])
+    t.ok(live.terminated() && replaying.terminated(), 'both ended cleanly')
+    await t.rejects(app.sse.subscribe([orders])({ signal: AbortSignal.abort(), lastEventId: undefined }), { code: 'FST_SSE_HUB_CLOSED' })
+  })
+
   t.test('fastify.sse.subscribe() checks its topics and options at the call', async t => {
     const { app, orders, feed, notes } = await startDashboard(t, backend.hub(), { maxLastEventIdLength: 50 })
     const other = await startApp(t, () => {}, { plugin: { hub: backend.hub() } })
