@@ -28,6 +28,8 @@ export interface Entry {
    * decoded once per entry, not once per subscriber (see filter.ts).
    */
   decoded?: DecodedEvent | undefined
+  /** The id as numbers (milliseconds, sequence), parsed on first use: subscribers order by it. */
+  key?: readonly [number, number] | undefined
 }
 
 /** An event's name (`message` for unnamed events) and data, as a filter sees them. */

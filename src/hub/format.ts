@@ -7,7 +7,7 @@ import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
 import { START } from './backend.js'
 import { decodePositions, encodePositions } from './position.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
-import type { IdFormat, Resume } from './subscriber.js'
+import type { IdFormat, Positions, Resume } from './subscriber.js'
 
 /** One topic: its ids as they are; `0-0` resumes from its oldest retained event. */
 export const singleTopicIds: IdFormat = {
@@ -18,8 +18,8 @@ export const singleTopicIds: IdFormat = {
   entry: entry => entry.frame,
   // `id:` moves the client's last event id to the head (or clears it when the topic is empty),
   // so its next reconnect resumes from there instead of asking for the lost id again.
-  reset: (data, _topic, [position]) => resetFrame(data, position === START ? '' : position!),
-  opening: ([position]) => position === START ? undefined : idFrame(position!)
+  reset: (data, _topic, positions) => resetFrame(data, only(positions)),
+  opening: positions => only(positions) === '' ? undefined : idFrame(only(positions))
 }
 
 /**
@@ -29,8 +29,8 @@ export const singleTopicIds: IdFormat = {
  */
 export function multiTopicIds (names: readonly string[], tags: readonly string[], maxLength: number, log: FastifyBaseLogger): IdFormat {
   let tooLong = false
-  const id = (positions: readonly string[]): string | undefined => {
-    const text = encodePositions(tags, positions)
+  const id = (positions: Positions): string | undefined => {
+    const text = encodePositions(tags, positions())
     if (text.length <= maxLength) return text
     // Only ids far from the present (or a sequence in the hundreds of thousands) get this long.
     // Without an id the client keeps its previous one, which still resumes exactly, only from
@@ -60,6 +60,12 @@ export function multiTopicIds (names: readonly string[], tags: readonly string[]
       return text === undefined ? undefined : idFrame(text)
     }
   }
+}
+
+/** The one topic's position as its id line says it: empty (no id yet) for START. */
+function only (positions: Positions): string {
+  const position = positions()[0]!
+  return position === START ? '' : position
 }
 
 function resetFrame (data: HubResetData, id: string | undefined): EncodedFrame {

@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { EncodedFrame } from '../wire.js'
 import { SseError } from '../errors.js'
-import { compareIds, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
+import { compareIds, parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
 import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
 import type { HubResetData } from './reset.js'
@@ -30,16 +30,19 @@ export type Resume =
   /** Nothing to resume from: a malformed or forged id. */
   | { kind: 'invalid', shown: string }
 
+/** Every topic's position (an id, or START), in the subscriber's order. */
+export type Positions = () => readonly string[]
+
 /** How a subscriber's frames say where the client is. */
 export interface IdFormat {
   /** Where each topic resumes (in the order of the subscriber's topics). */
   resume (lastEventId: string | undefined): Resume[]
-  /** The frame of an entry of topic `topic`. */
-  entry (entry: Entry, topic: number, positions: readonly string[]): EncodedFrame
+  /** The frame of an entry of topic `topic`. `positions` gives every topic's position. */
+  entry (entry: Entry, topic: number, positions: Positions): EncodedFrame
   /** The `reset` frame of topic `topic`, whose position has moved to its newest event. */
-  reset (data: HubResetData, topic: number, positions: readonly string[]): EncodedFrame
+  reset (data: HubResetData, topic: number, positions: Positions): EncodedFrame
   /** An id-only frame that gives the client its position without dispatching anything, if needed. */
-  opening (positions: readonly string[]): EncodedFrame | undefined
+  opening (positions: Positions): EncodedFrame | undefined
 }
 
 export interface SubscribedTopic {
@@ -77,8 +80,8 @@ const SKIP_BUDGET = 256
 interface Queued {
   cursor: Cursor
   entry: Entry
-  /** The newest id of the same topic filtered out after it: the position moves there once it is sent. */
-  advanceTo?: string
+  /** The newest entry of the same topic filtered out after it: the position moves there once it is sent. */
+  advanceTo?: Entry
 }
 
 /** One topic of a subscriber. */
@@ -91,6 +94,8 @@ class Cursor {
    * need of (filtered out), or START. Replay resumes after it; live entries up to it are skipped.
    */
   position = START
+  /** The position as numbers, to order live entries against it without parsing ids per event. */
+  key: IdKey = START_KEY
   state: 'attaching' | 'replaying' | 'live' = 'attaching'
   /** From START: whether events dropped before the oldest retained one mean a gap (a reset). */
   strict = false
@@ -101,10 +106,27 @@ class Cursor {
   more = true
   /** Its newest queued live entry, which takes the position past later filtered-out ones. */
   lastQueued: Queued | undefined
-  /** A live id filtered out while the topic still replays: the position once the replay is done. */
-  pendingAdvance: string | undefined
+  /** A live entry filtered out while the topic still replays: the position once the replay is done. */
+  pendingAdvance: Entry | undefined
 
   constructor (readonly index: number, readonly topic: SubscribedTopic) {}
+
+  /** Moves the position to an id (or START), or to an entry's id. */
+  moveTo (position: string | Entry): void {
+    if (typeof position === 'string') {
+      this.position = position
+      this.key = parseId(position) ?? START_KEY
+    } else {
+      this.position = position.id
+      this.key = keyOf(position)
+    }
+  }
+
+  /** True when `entry` comes after the position. */
+  isAfter (entry: Entry): boolean {
+    const key = keyOf(entry)
+    return key[0] !== this.key[0] ? key[0] > this.key[0] : key[1] > this.key[1]
+  }
 }
 
 export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
@@ -235,7 +257,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
           this.replayFrom(cursor, START, START, false)
         } else {
           atPolicy = true
-          cursor.position = cursor.head ?? START
+          cursor.moveTo(cursor.head ?? START)
           cursor.strict = true
           this.caughtUp(cursor)
         }
@@ -246,14 +268,14 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     // A client that has no position in some topic is told where it starts, so that its next
     // reconnection resumes that topic from here even if no event of it comes first.
     if (atPolicy) {
-      const opening = ids.opening(this.positions())
+      const opening = ids.opening(this.positionList)
       if (opening !== undefined) this.pending.push(opening)
     }
     this.state = this.cursors.some(cursor => cursor.state === 'replaying') ? 'replaying' : 'live'
   }
 
   private replayFrom (cursor: Cursor, position: string, shown: string, strict: boolean): void {
-    cursor.position = position
+    cursor.moveTo(position)
     cursor.shown = shown
     cursor.strict = strict
     // Nothing to replay: at the newest id, or from START on a topic with no events yet.
@@ -283,9 +305,9 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       return undefined
     }
     const entry = next.page.shift()!
-    next.position = entry.id
+    next.moveTo(entry)
     if (next.page.length === 0 && !next.more) this.caughtUp(next)
-    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.positions()) : undefined
+    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.positionList) : undefined
   }
 
   private async readPage (cursor: Cursor): Promise<void> {
@@ -317,12 +339,12 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 
   /** The topic cannot resume: a `reset`, and it goes on from its newest event. */
   private reset (cursor: Cursor, reason: HubResetData['reason']): void {
-    cursor.position = cursor.head ?? START
+    cursor.moveTo(cursor.head ?? START)
     cursor.strict = true
     cursor.page = []
     this.caughtUp(cursor)
     const data: HubResetData = { reason, lastEventId: cursor.shown }
-    this.pending.push(this.options.ids.reset(data, cursor.index, this.positions()))
+    this.pending.push(this.options.ids.reset(data, cursor.index, this.positionList))
   }
 
   /** The topic's replay is over: its live entries are next. */
@@ -331,7 +353,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     cursor.more = false
     const advance = cursor.pendingAdvance
     cursor.pendingAdvance = undefined
-    if (advance !== undefined && compareIds(advance, cursor.position) > 0) cursor.position = advance
+    if (advance !== undefined && cursor.isAfter(advance)) cursor.moveTo(advance)
   }
 
   private takeLive (): EncodedFrame | undefined {
@@ -339,12 +361,13 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     if (queued === undefined) return undefined
     const { cursor, entry, advanceTo } = queued
     if (cursor.lastQueued === queued) cursor.lastQueued = undefined
-    if (compareIds(entry.id, cursor.position) <= 0) {
-      if (advanceTo !== undefined && compareIds(advanceTo, cursor.position) > 0) cursor.position = advanceTo
+    // (Only a backend breaking its contract would feed an entry at or before the position.)
+    if (!cursor.isAfter(entry)) {
+      if (advanceTo !== undefined && cursor.isAfter(advanceTo)) cursor.moveTo(advanceTo)
       return undefined
     }
-    cursor.position = advanceTo ?? entry.id
-    return this.options.ids.entry(entry, cursor.index, this.positions())
+    cursor.moveTo(advanceTo ?? entry)
+    return this.options.ids.entry(entry, cursor.index, this.positionList)
   }
 
   private listener (cursor: Cursor): LiveListener {
@@ -364,9 +387,9 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     if (!this.passes(cursor, entry)) {
       // No queue slot and no write, but the position must move past it in its turn: after the
       // topic's entries still queued, or once its replay is done.
-      if (cursor.lastQueued !== undefined) cursor.lastQueued.advanceTo = entry.id
-      else if (cursor.state === 'live') cursor.position = entry.id
-      else cursor.pendingAdvance = entry.id
+      if (cursor.lastQueued !== undefined) cursor.lastQueued.advanceTo = entry
+      else if (cursor.state === 'live') cursor.moveTo(entry)
+      else cursor.pendingAdvance = entry
       return
     }
     if (this.live.length >= this.options.queueSize) {
@@ -410,9 +433,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.options.log.error({ err, topic, id }, 'fastify-typed-sse: a subscriber\'s filter failed; the event was not sent (later failures of this subscriber are not logged)')
   }
 
-  private positions (): string[] {
-    return this.cursors.map(cursor => cursor.position)
-  }
+  /** Every topic's position, for formats that write them (made only when asked for). */
+  private readonly positionList = (): string[] => this.cursors.map(cursor => cursor.position)
 
   private names (): string[] {
     return this.cursors.map(cursor => cursor.topic.name)
@@ -447,6 +469,16 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.waiter = undefined
     waiter?.()
   }
+}
+
+/** An id as numbers: milliseconds, sequence. */
+type IdKey = readonly [number, number]
+const START_KEY: IdKey = [0, 0]
+
+/** The entry's id as numbers, parsed once per entry (an entry is shared by every subscriber). */
+function keyOf (entry: Entry): IdKey {
+  entry.key ??= parseId(entry.id) ?? START_KEY
+  return entry.key
 }
 
 function isUnavailable (err: unknown): boolean {
