@@ -5,7 +5,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
 import { START } from './backend.js'
-import { decodePositions, encodePositions } from './position.js'
+import { decodePositions, encodeKeys } from './position.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
 import type { IdFormat, Positions, Resume } from './subscriber.js'
 
@@ -30,7 +30,7 @@ export const singleTopicIds: IdFormat = {
 export function multiTopicIds (names: readonly string[], tags: readonly string[], maxLength: number, log: FastifyBaseLogger): IdFormat {
   let tooLong = false
   const id = (positions: Positions): string | undefined => {
-    const text = encodePositions(tags, positions())
+    const text = encodeKeys(tags, positions().map(({ position, key }) => position === START ? undefined : key))
     if (text.length <= maxLength) return text
     // Only ids far from the present (or a sequence in the hundreds of thousands) get this long.
     // Without an id the client keeps its previous one, which still resumes exactly, only from
@@ -64,7 +64,7 @@ export function multiTopicIds (names: readonly string[], tags: readonly string[]
 
 /** The one topic's position as its id line says it: empty (no id yet) for START. */
 function only (positions: Positions): string {
-  const position = positions()[0]!
+  const { position } = positions()[0]!
   return position === START ? '' : position
 }
 

@@ -55,7 +55,11 @@ export function topicTag (name: string): string {
 
 /** One position per topic (an id, or START) as the id of a merged stream. */
 export function encodePositions (tags: readonly string[], positions: readonly string[]): string {
-  const parsed = positions.map(position => position === START ? undefined : parseId(position))
+  return encodeKeys(tags, positions.map(position => position === START ? undefined : parseId(position)))
+}
+
+/** The same from ids already parsed (undefined for START): what a subscriber writes per frame. */
+export function encodeKeys (tags: readonly string[], parsed: ReadonlyArray<readonly [number, number] | undefined>): string {
   let base = 0
   for (const id of parsed) if (id !== undefined && id[0] > base) base = id[0]
   let text = '~' + toBase62(base)

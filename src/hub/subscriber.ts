@@ -30,8 +30,14 @@ export type Resume =
   /** Nothing to resume from: a malformed or forged id. */
   | { kind: 'invalid', shown: string }
 
-/** Every topic's position (an id, or START), in the subscriber's order. */
-export type Positions = () => readonly string[]
+/** Where the client is in one topic: an id (or START), and the same as numbers. */
+export interface Position {
+  readonly position: string
+  readonly key: IdKey
+}
+
+/** Every topic's position, in the subscriber's order. */
+export type Positions = () => readonly Position[]
 
 /** How a subscriber's frames say where the client is. */
 export interface IdFormat {
@@ -433,8 +439,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.options.log.error({ err, topic, id }, 'fastify-typed-sse: a subscriber\'s filter failed; the event was not sent (later failures of this subscriber are not logged)')
   }
 
-  /** Every topic's position, for formats that write them (made only when asked for). */
-  private readonly positionList = (): string[] => this.cursors.map(cursor => cursor.position)
+  /** Every topic's position, for formats that write them. */
+  private readonly positionList = (): readonly Position[] => this.cursors
 
   private names (): string[] {
     return this.cursors.map(cursor => cursor.topic.name)
@@ -472,7 +478,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 }
 
 /** An id as numbers: milliseconds, sequence. */
-type IdKey = readonly [number, number]
+export type IdKey = readonly [number, number]
 const START_KEY: IdKey = [0, 0]
 
 /** The entry's id as numbers, parsed once per entry (an entry is shared by every subscriber). */
