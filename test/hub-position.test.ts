@@ -3,6 +3,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { CHARACTERS_PER_TOPIC, decodePositions, encodePositions, maxTopics, topicTag } from '../src/hub/position.js'
+import { multiTopicIds } from '../src/hub/format.js'
+import { toEntry } from '../src/hub/backend.js'
+import { ENCODED } from '../src/wire.js'
 
 const START = '0-0'
 const now = Date.now()
@@ -59,4 +62,22 @@ t.test('a malformed or forged id is refused, with bounded work', async t => {
   for (let n = 0; n < 100; n++) decodePositions(tags, '~1' + '.aaaaa1'.repeat(100_000))
   t.ok(performance.now() - started < 1000, 'a megabyte id is refused at once (a generous bound: only scanning it would break it)')
   t.same(decodePositions(tags, '~1.ccccc1.aaaaa0_1'), ['1-1', undefined], 'an unknown tag is ignored')
+})
+
+t.test('a frame whose positions would not fit in maxLastEventIdLength goes without an id (the client keeps its last one), logged once', async t => {
+  const errors: unknown[] = []
+  const log = { error: (...args: unknown[]) => errors.push(args) } as unknown as Parameters<typeof multiTopicIds>[3]
+  const ids = multiTopicIds(['a', 'b'], ['aaaaa', 'bbbbb'], 24, log)
+  const entry = toEntry(`${now}-0`, 'data: 1\n')
+  // Two positions far apart, one with a sequence of an absurd size: longer than 24 characters.
+  const far = (): Array<{ position: string, key: readonly [number, number] }> => [
+    { position: `${now}-0`, key: [now, 0] },
+    { position: `1-${62 ** 5}`, key: [1, 62 ** 5] }
+  ]
+  t.equal(ids.entry(entry, 0, far)[ENCODED], 'data: 1\n\n')
+  t.equal(ids.opening(far), undefined)
+  t.equal(ids.entry(entry, 0, far)[ENCODED], 'data: 1\n\n')
+  t.equal(errors.length, 1, 'logged once')
+  const near = (): Array<{ position: string, key: readonly [number, number] }> => [{ position: '5-0', key: [5, 0] }, { position: '0-0', key: [0, 0] }]
+  t.equal(ids.entry(entry, 0, near)[ENCODED], 'data: 1\nid: ~5.aaaaa0.bbbbb\n\n', 'one that fits has its id')
 })
