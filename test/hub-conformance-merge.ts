@@ -217,6 +217,21 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
     t.same(untyped.events.map(event => event.data), ['keep', '{"any":1}'])
   })
 
+  t.test('an event is decoded once for all the subscribers that filter it, not once each', async t => {
+    const seenData: unknown[] = []
+    const { app, port } = await startApp(t, app => {
+      const notes = app.sse.topic('notes', { events: noteEvents })
+      app.get('/notes', (_request, reply) => reply.sse(notes.subscribe({ filter: ({ data }) => { seenData.push(data); return true } })))
+    }, { plugin: { hub: backend.hub() } })
+    const notes = app.sse.topic('notes', { events: noteEvents })
+    const clients = await Promise.all([rawGet(port, '/notes'), rawGet(port, '/notes'), rawGet(port, '/notes')])
+    t.teardown(() => { for (const client of clients) client.close() })
+    await notes.publish({ event: 'note', data: { to: 'ann', text: 'once' } })
+    await until(() => seenData.length === 3, 'three filter calls')
+    t.equal(new Set(seenData).size, 1, 'the three filters saw the very same value')
+    t.same(seenData[0], { to: 'ann', text: 'once' })
+  })
+
   t.test('a filter that throws or returns a promise fails closed: the event is not sent, the first failure is logged, the stream goes on', async t => {
     const { app, port, logs } = await startApp(t, app => {
       const notes = app.sse.topic('notes', { events: noteEvents })
