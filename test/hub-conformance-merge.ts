@@ -6,13 +6,9 @@ import { Type } from '@sinclair/typebox'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import type { HubOptions, SsePluginOptions, SseTopic } from '../src/index.js'
+import type { HubUnderTest } from './hub-conformance.js'
 import { rawGet, type RawResponse } from './helpers/raw.js'
 import { startApp, until, type TestApp } from './helpers/server.js'
-
-export interface HubUnderTest {
-  /** Hub options for a fresh hub that shares nothing with the other tests. */
-  hub (options?: HubOptions): HubOptions
-}
 
 const events = {
   message: Type.Object({ from: Type.String(), text: Type.String() })
