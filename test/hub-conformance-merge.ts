@@ -407,8 +407,9 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
   })
 
   t.test('several topics: a forged, malformed or oversized Last-Event-ID gets a clean reset per topic (or, too long, a fresh start), never an error', async t => {
-    const { orders, port, logs } = await startDashboard(t, backend.hub())
+    const { orders, feed, port, logs } = await startDashboard(t, backend.hub())
     const newest = await orders.publish({ event: 'order', data: { status: 'a', text: 'o1' } })
+    await feed.publish({ event: 'news', data: { text: 'f1' } })
     const cases = [
       'garbage', newest, '~', '~1', '~1.', '~1.abc', '~1.abcde!', '~zzzzzzzzzz.abcde', '~1.abcde1..abcde1',
       // Negative times, and numbers beyond what an id holds.
@@ -423,6 +424,17 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
       t.same(response.events.map(event => JSON.parse(event.data).lastEventId), [id, id, id])
       response.close()
     }
+    // Each reset's id moves every topic to its newest event: from the first one, nothing is
+    // replayed (the client refetches its state after a reset) and nothing is reset again.
+    const reset = await rawGet(port, '/dash', { 'last-event-id': 'garbage' })
+    t.teardown(() => reset.close())
+    await reset.waitFor(() => reset.events.length === 3, 'the resets')
+    const afterFirst = await rawGet(port, '/dash', { 'last-event-id': reset.events[0]!.id! })
+    t.teardown(() => afterFirst.close())
+    await orders.publish({ event: 'order', data: { status: 'b', text: 'o2' } })
+    await afterFirst.waitFor(() => afterFirst.events.length >= 1, 'the next event')
+    await sleep(50)
+    t.same(seen(afterFirst), ['order:o2'], 'no replay, no reset: only what came after')
     // Well formed, but a position that is no id of its topic (in 2081): that topic gets a reset.
     const dash = await rawGet(port, '/dash')
     t.teardown(() => dash.close())
@@ -431,8 +443,8 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
     const forged = real.replace(/^~[0-9A-Za-z]+/, '~zzzzzzz')
     const response = await rawGet(port, '/dash', { 'last-event-id': forged })
     t.teardown(() => response.close())
-    await response.waitFor(() => response.events.length === 1, 'the reset')
-    t.same(seen(response), ['reset:order:17:unknown'], 'only the topic with a position is reset; the empty ones replay from their start')
+    await response.waitFor(() => response.events.length === 2, 'the resets')
+    t.same(seen(response), ['reset:order:17:unknown', 'reset:feed:unknown'], 'the topics with a position are reset; the empty one replays from its start')
     // Tags of no topic of this stream: every topic is new to this client.
     const strangers = await rawGet(port, '/dash', { 'last-event-id': '~1' + '.abcde1'.repeat(30) })
     t.teardown(() => strangers.close())

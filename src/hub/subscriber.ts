@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { EncodedFrame } from '../wire.js'
 import { SseError } from '../errors.js'
-import { compareIds, parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
+import { parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
 import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
 import type { HubResetData } from './reset.js'
@@ -130,8 +130,7 @@ class Cursor {
 
   /** True when `entry` comes after the position. */
   isAfter (entry: Entry): boolean {
-    const key = keyOf(entry)
-    return key[0] !== this.key[0] ? key[0] > this.key[0] : key[1] > this.key[1]
+    return compareKeys(keyOf(entry), this.key) > 0
   }
 }
 
@@ -251,11 +250,13 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const { ids, lastEventId, from } = this.options
     const resumes = ids.resume(lastEventId)
     let atPolicy = false
+    const invalid: Cursor[] = []
     for (const cursor of this.cursors) {
       const resume: Resume = resumes[cursor.index] ?? { kind: 'policy' }
       if (resume.kind === 'invalid') {
         cursor.shown = resume.shown
-        this.reset(cursor, 'unknown')
+        cursor.moveTo(cursor.head ?? START)
+        invalid.push(cursor)
         continue
       }
       if (resume.kind === 'policy') {
@@ -271,6 +272,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       }
       this.replayFrom(cursor, resume.position, resume.shown, resume.strict ?? false)
     }
+    // Once every other topic has its position: each reset's id holds them.
+    for (const cursor of invalid) this.reset(cursor, 'unknown')
     // A client that has no position in some topic is told where it starts, so that its next
     // reconnection resumes that topic from here even if no event of it comes first.
     if (atPolicy) {
@@ -304,7 +307,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     let next: Cursor | undefined
     for (const cursor of this.cursors) {
       if (cursor.state !== 'replaying') continue
-      if (next === undefined || compareIds(cursor.page[0]!.id, next.page[0]!.id) < 0) next = cursor
+      if (next === undefined || compareKeys(keyOf(cursor.page[0]!), keyOf(next.page[0]!)) < 0) next = cursor
     }
     if (next === undefined) {
       this.state = 'live'
@@ -330,9 +333,10 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       return
     }
     const page: Entry[] = []
+    const head = cursor.head === undefined ? undefined : parseId(cursor.head) ?? START_KEY
     for (const entry of result.entries) {
       // Past the head, the live queue has it (and the position keeps it from coming twice).
-      if (cursor.head === undefined || compareIds(entry.id, cursor.head) > 0) {
+      if (head === undefined || compareKeys(keyOf(entry), head) > 0) {
         cursor.more = false
         break
       }
@@ -480,6 +484,11 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 /** An id as numbers: milliseconds, sequence. */
 export type IdKey = readonly [number, number]
 const START_KEY: IdKey = [0, 0]
+
+/** Negative when `a` comes before `b`. */
+function compareKeys (a: IdKey, b: IdKey): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
+}
 
 /** The entry's id as numbers, parsed once per entry (an entry is shared by every subscriber). */
 function keyOf (entry: Entry): IdKey {
