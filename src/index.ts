@@ -34,7 +34,7 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
   // At register, maxStreams is the whole instance's limit, not a default for each route.
   const registry = new StreamRegistry(resolved.maxStreams)
   const base = { ...resolved, maxStreams: undefined }
-  const hub = await createHub(options.hub, fastify.log)
+  const hub = await createHub(options.hub, fastify.log, { maxLastEventIdLength: resolved.maxLastEventIdLength })
   // What the documents are built from: the SSE routes, and the topics created while building.
   const catalog = new StreamCatalog(fastify)
   fastify.decorate('sse', { ...catalog.recordTopics(hub.api), ...sseDocuments(catalog) })
@@ -63,9 +63,11 @@ export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
 export { InvalidEventError, isSseError, SseError, type SseErrorCode } from './errors.js'
 export { encodeFrame, type FrameText } from './wire.js'
-export type { SseHub } from './hub/hub.js'
+export type { MergedTopic, MergeOptions, SseHub } from './hub/hub.js'
+export type { TopicEvent, TopicFilter } from './hub/filter.js'
+export type { StartPolicy } from './hub/subscriber.js'
 export type { HubOptions, OverflowPolicy } from './options.js'
-export type { PublishEvent, PublishOptions, SseTopic, TopicOptions, TopicSource } from './hub/topic.js'
+export type { PublishEvent, PublishOptions, SseTopic, SubscribeOptions, TopicOptions, TopicSource } from './hub/topic.js'
 export { HUB_RESET_EVENT, HubResetSchema, type HubResetData } from './hub/reset.js'
 export {
   sseResponseSchema, sseTransformObject, type SseResponseSchema, type SseResponseSchemaOptions, type SwaggerDocumentObject

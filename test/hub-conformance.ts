@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { EventSource } from 'eventsource'
 import type { Socket } from 'node:net'
 import { HubResetSchema, InvalidEventError, type HubOptions, type SseTopic } from '../src/index.js'
+import { mergeConformance } from './hub-conformance-merge.js'
 import { rawGet, type RawResponse } from './helpers/raw.js'
 import { startApp, until, type TestApp } from './helpers/server.js'
 
@@ -424,6 +425,9 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     const untyped = app.sse.topic('free')
     t.match(await untyped.publish({ data: 'anything' }), /^\d+-\d+$/)
   })
+
+  // Replay of everything retained, filters, several topics in one stream.
+  mergeConformance(t, backend)
 }
 
 /**

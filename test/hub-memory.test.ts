@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import ssePlugin from '../src/index.js'
 import { hubConformance } from './hub-conformance.js'
+import { rawGet } from './helpers/raw.js'
 
 const run = promisify(execFile)
 
@@ -17,6 +18,36 @@ t.test('the hub works with no hub option at all', async t => {
   await app.register(ssePlugin)
   t.teardown(() => app.close())
   t.match(await app.sse.topic('t').publish({ data: 1 }), /^\d+-\d+$/)
+})
+
+t.test('a replay whose events a filter all leaves out still lets the event loop run', async t => {
+  const app = Fastify()
+  await app.register(ssePlugin, { hub: { retain: 20_000 } })
+  t.teardown(() => app.close())
+  const topic = app.sse.topic('busy')
+  let calls = 0
+  // A filter that takes some time, and says no to everything.
+  const filter = (): boolean => {
+    calls++
+    const until = performance.now() + 0.05
+    while (performance.now() < until);
+    return false
+  }
+  app.get('/busy', (_request, reply) => reply.sse(topic.subscribe({ filter })))
+  app.get('/ping', async () => ({ calls }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const total = 20_000
+  for (let n = 0; n < total; n++) await topic.publish({ data: n })
+  const replay = await rawGet(port, '/busy', { 'last-event-id': '0-0' })
+  t.teardown(() => replay.close())
+  // About a second of filtering: /ping must get answers in the middle of it.
+  const answers: number[] = []
+  const ping = async (): Promise<number> => ((await (await fetch(`http://127.0.0.1:${port}/ping`)).json()) as { calls: number }).calls
+  // (The filter runs in this process: `calls` changes between the awaits.)
+  for (let seenCalls = 0; seenCalls < total;) answers.push(seenCalls = await ping())
+  t.ok(answers.some(seenCalls => seenCalls > 0 && seenCalls < total), `/ping answered during the replay (${answers.length} answers, the first after ${answers[0]} of ${total} filter calls)`)
+  t.equal(replay.body(), '', 'nothing was sent')
 })
 
 t.test('many short-lived topics do not grow the heap: each is dropped once idle for topicTtl', async t => {

@@ -17,12 +17,41 @@ export interface Entry {
   id: string
   /** Encoded once per process and shared by every subscriber; written verbatim. */
   frame: EncodedFrame
+  /**
+   * The frame without its `id:` line and the blank line that ends it: a stream of several
+   * topics writes it with an id of its own (see position.ts).
+   */
+  body: string
+  /**
+   * The event's name and data, for filters: set at publish for entries fed in the publishing
+   * process (no decoding at all), else decoded from `body` on first use and kept here, so it is
+   * decoded once per entry, not once per subscriber (see filter.ts).
+   */
+  decoded?: DecodedEvent | undefined
+  /** The id as numbers (milliseconds, sequence), parsed on first use: subscribers order by it. */
+  key?: readonly [number, number] | undefined
 }
+
+/** An event's name (`message` for unnamed events) and data, as a filter sees them. */
+export interface DecodedEvent {
+  event: string
+  data: unknown
+}
+
+/**
+ * The position before a topic's first event. Read from it, a topic replays every event it
+ * retains; the result says whether older ones were dropped (`trimmed`).
+ */
+export const START = '0-0'
 
 /** What `read` found after an id. */
 export type ReadResult =
-  /** The id is retained (or is the newest ever stored): `entries` follow it with no gap. */
-  | { continuous: true, entries: Entry[] }
+  /**
+   * The id is retained (or is the newest ever stored): `entries` follow it with no gap. From
+   * START, `entries` are the oldest retained ones, and `trimmed` says whether events before them
+   * were dropped (by `retain`, `maxAge` or a delete); a topic that does not exist has none.
+   */
+  | { continuous: true, entries: Entry[], trimmed?: boolean }
   /**
    * Events after the id may be lost: `expired` when it is older than the oldest retained one,
    * `unknown` when it was never stored here (another topic, a wiped store, a made-up id).
@@ -54,6 +83,11 @@ export interface AppendOptions {
    * and the append are one atomic step, so two racing appends with one key store one event.
    */
   idempotencyKey?: string | undefined
+  /**
+   * The event as published. A backend that feeds entries to listeners in this process may keep
+   * it on the entry (`Entry.decoded`), so filters need not decode the frame; others ignore it.
+   */
+  decoded?: DecodedEvent | undefined
 }
 
 export interface HubBackend {
@@ -64,7 +98,7 @@ export interface HubBackend {
    * `FST_SSE_HUB_OUTCOME_UNKNOWN` when the store may have it (it was sent, no answer came).
    */
   append (topic: string, frame: string, options?: AppendOptions): Promise<string>
-  /** Up to `limit` retained entries after `after`, oldest first. */
+  /** Up to `limit` retained entries after `after` (an id, or START), oldest first. */
   read (topic: string, after: string, limit: number): Promise<ReadResult>
   /** Feeds every entry appended after the returned head to `listener`. */
   follow (topic: string, listener: LiveListener): Promise<Follow>
@@ -96,6 +130,6 @@ export function compareIds (a: string, b: string): number {
 }
 
 /** The entry as sent: the stored frame text, its id line, the blank line that ends it. */
-export function toEntry (id: string, frame: string): Entry {
-  return { id, frame: encodedFrame(frame + 'id: ' + id + '\n\n') }
+export function toEntry (id: string, frame: string, decoded?: DecodedEvent): Entry {
+  return { id, frame: encodedFrame(frame + 'id: ' + id + '\n\n'), body: frame, decoded }
 }

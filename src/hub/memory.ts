@@ -2,7 +2,7 @@
 // count on append and by age whenever it is touched. Idle topics are dropped by one timer (unref'd,
 // cleared on close) set for the next topic due to expire.
 import { hubClosed } from '../errors.js'
-import { type AppendOptions, compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+import { type AppendOptions, compareIds, parseId, START, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
 interface Log {
   entries: Entry[]
@@ -10,6 +10,8 @@ interface Log {
   start: number
   /** The newest id ever assigned, even once trimmed away. */
   head: string | undefined
+  /** True once an event was dropped by `retain` or `maxAge`: a replay from START is then partial. */
+  trimmed: boolean
   listeners: Set<LiveListener>
   /** When it became idle: its last append or its last listener leaving (ms). */
   idleSince: number
@@ -71,11 +73,17 @@ export class MemoryBackend implements HubBackend {
     const entry = toEntry(id, frame)
     log.entries.push(entry)
     log.head = id
-    if (log.entries.length - log.start > this.options.retain) log.start = log.entries.length - this.options.retain
+    if (log.entries.length - log.start > this.options.retain) {
+      log.start = log.entries.length - this.options.retain
+      log.trimmed = true
+    }
     this.trim(log)
     // Fan out synchronously: each listener only queues the entry, so a slow client costs the
     // others nothing, and a subscriber attaching in between sees it either in the log or live.
-    for (const listener of log.listeners) listener.entry(entry)
+    // Live subscribers' filters get the published event as it is; the log keeps only the frame,
+    // so retained events cost no more memory than their text (a replay decodes what it filters).
+    const live = options?.decoded === undefined || log.listeners.size === 0 ? entry : { ...entry, decoded: options.decoded }
+    for (const listener of log.listeners) listener.entry(live)
     if (log.listeners.size === 0) this.becameIdle(topic, log)
     if (key !== undefined) {
       // Deleted first so that a key stored again moves to the back, keeping the Map in expiry order.
@@ -89,6 +97,11 @@ export class MemoryBackend implements HubBackend {
     if (this.closed) throw hubClosed()
     // Reading creates nothing: a replay request for a topic that does not exist must not keep one.
     const log = this.logs.get(topic)
+    if (after === START) {
+      if (log === undefined) return { continuous: true, entries: [], trimmed: false }
+      this.trim(log)
+      return { continuous: true, entries: log.entries.slice(log.start, log.start + limit), trimmed: log.trimmed }
+    }
     if (log === undefined || parseId(after) === undefined || log.head === undefined) return { continuous: false, reason: 'unknown' }
     this.trim(log)
     if (after === log.head) return { continuous: true, entries: [] }
@@ -181,7 +194,7 @@ export class MemoryBackend implements HubBackend {
   private log (topic: string): Log {
     let log = this.logs.get(topic)
     if (log === undefined) {
-      log = { entries: [], start: 0, head: undefined, listeners: new Set(), idleSince: 0 }
+      log = { entries: [], start: 0, head: undefined, trimmed: false, listeners: new Set(), idleSince: 0 }
       this.logs.set(topic, log)
     }
     return log
@@ -191,7 +204,10 @@ export class MemoryBackend implements HubBackend {
     const { maxAge } = this.options
     if (maxAge !== undefined) {
       const oldest = Date.now() - maxAge
-      while (log.start < log.entries.length && (parseId(log.entries[log.start]!.id)?.[0] ?? 0) < oldest) log.start++
+      while (log.start < log.entries.length && (parseId(log.entries[log.start]!.id)?.[0] ?? 0) < oldest) {
+        log.start++
+        log.trimmed = true
+      }
     }
     // Compact once half the array is dead, so trimming stays O(1) amortised.
     if (log.start > 64 && log.start * 2 > log.entries.length) {

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
 import { createHash } from 'node:crypto'
 import { hubClosed, hubOutcomeUnknown, hubUnavailable } from '../errors.js'
-import { type AppendOptions, compareIds, parseId, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+import { type AppendOptions, compareIds, parseId, START, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
 export interface RedisBackendOptions {
   url: string
@@ -181,6 +181,8 @@ export class RedisBackend implements HubBackend {
     } catch (err) {
       throw hubUnavailable(`replaying topic "${topic}"`, err)
     }
+    // From START: the oldest entries (XRANGE from 0-0 starts at the first one; no entry has id 0-0).
+    if (after === START) return { continuous: true, entries: rows.filter(row => !isTombstone(row)).slice(0, limit).map(rowToEntry), trimmed: info?.trimmed ?? false }
     if (info === undefined) return { continuous: false, reason: 'unknown' }
     // XRANGE starts at `after` itself: finding it proves nothing between was trimmed. (A
     // tombstone is only ever the first entry, so after `after` there is none; filtered anyway.)
@@ -396,6 +398,8 @@ interface StreamInfo {
   lastId: string
   /** The oldest entry, if any. */
   first: RawEntry | undefined
+  /** True when entries were dropped (trimmed or deleted): more were added than it holds. */
+  trimmed: boolean
 }
 
 function rowToEntry ([id, fields]: RawEntry): Entry {
@@ -418,7 +422,10 @@ function streamInfo (result: [Error | null, unknown] | undefined): StreamInfo | 
   const fields = reply as unknown[]
   const lastId = fields[fields.indexOf('last-generated-id') + 1] as string
   const first = fields[fields.indexOf('first-entry') + 1] as RawEntry | null
-  return { lastId, first: first ?? undefined }
+  // `entries-added` (Redis 7): without it, assume the worst.
+  const added = fields.indexOf('entries-added')
+  const trimmed = added === -1 || Number(fields[added + 1]) > Number(fields[fields.indexOf('length') + 1])
+  return { lastId, first: first ?? undefined, trimmed }
 }
 
 function resultOf (results: Array<[Error | null, unknown]> | null, index: number): unknown {

@@ -1,17 +1,68 @@
-// One subscriber of a topic: an async iterator that reply.sse() pulls like any source. It joins
-// the live feed first and then replays from Last-Event-ID, so nothing published meanwhile is
-// missed; ids at or below what the client already has are skipped, so nothing comes twice.
+// One subscriber: an async iterator that reply.sse() pulls like any source, over one topic or
+// several merged in one stream. For each topic it joins the live feed first and then replays from
+// the client's position, so nothing published meanwhile is missed; ids at or below what the
+// client already has are skipped, so nothing comes twice. How frames are identified (a topic's
+// own ids, or one position per topic) is the IdFormat's business (see format.ts).
 import type { FastifyBaseLogger } from 'fastify'
-import { encodedFrame, encodeFrame, type EncodedFrame } from '../wire.js'
+import type { EncodedFrame } from '../wire.js'
 import { isSseError } from '../errors.js'
-import { compareIds, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
+import { parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
-import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
+import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
+import type { HubResetData } from './reset.js'
+
+/** Where a client without a position in a topic starts it. */
+export type StartPolicy =
+  /** At the newest event: it gets what is published from now on. */
+  | 'newest'
+  /** At the oldest retained event: it first gets every event the topic still retains. */
+  | 'oldest'
+
+/** Where one topic resumes, read from the client's Last-Event-ID. */
+export type Resume =
+  /**
+   * After `position` (a topic's id, or START); `shown` is what the client sent, for a reset;
+   * `strict`: from START, events dropped before the oldest retained one are a gap (a reset).
+   */
+  | { kind: 'after', position: string, shown: string, strict?: boolean }
+  /** Where `StartPolicy` says (a first connection, or a topic the client's id does not cover). */
+  | { kind: 'policy' }
+  /** Nothing to resume from: a malformed or forged id. */
+  | { kind: 'invalid', shown: string }
+
+/** Where the client is in one topic: an id (or START), and the same as numbers. */
+export interface Position {
+  readonly position: string
+  readonly key: IdKey
+}
+
+/** Every topic's position, in the subscriber's order. */
+export type Positions = () => readonly Position[]
+
+/** How a subscriber's frames say where the client is. */
+export interface IdFormat {
+  /** Where each topic resumes (in the order of the subscriber's topics). */
+  resume (lastEventId: string | undefined): Resume[]
+  /** The frame of an entry of topic `topic`. `positions` gives every topic's position. */
+  entry (entry: Entry, topic: number, positions: Positions): EncodedFrame
+  /** The `reset` frame of topic `topic`, whose position has moved to its newest event. */
+  reset (data: HubResetData, topic: number, positions: Positions): EncodedFrame
+  /** An id-only frame that gives the client its position without dispatching anything, if needed. */
+  opening (positions: Positions): EncodedFrame | undefined
+}
+
+export interface SubscribedTopic {
+  name: string
+  filter: ((event: TopicEvent) => unknown) | undefined
+  decode: EventDecoder
+}
 
 export interface SubscriberOptions {
   backend: HubBackend
-  topic: string
+  topics: readonly SubscribedTopic[]
   lastEventId: string | undefined
+  from: StartPolicy
+  ids: IdFormat
   queueSize: number
   onOverflow: OverflowPolicy
   log: FastifyBaseLogger
@@ -27,41 +78,88 @@ const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 2000
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+// Events passed over without a frame (filtered out, or already sent) before the event loop gets a
+// turn: a replay of a long log that a filter leaves out entirely must not hold the process.
+const SKIP_BUDGET = 256
+
+/** A live entry waiting for the stream to take it. */
+interface Queued {
+  cursor: Cursor
+  entry: Entry
+  /** The newest entry of the same topic filtered out after it: the position moves there once it is sent. */
+  advanceTo?: Entry
+}
+
+/** One topic of a subscriber. */
+class Cursor {
+  feed: Follow | undefined
+  /** The newest id at attach time: replay covers up to it, the live feed everything after. */
+  head: string | undefined
+  /**
+   * The client's position: the id of the last event of this topic it has been sent or has no
+   * need of (filtered out), or START. Replay resumes after it; live entries up to it are skipped.
+   */
+  position = START
+  /** The position as numbers, to order live entries against it without parsing ids per event. */
+  key: IdKey = START_KEY
+  state: 'attaching' | 'replaying' | 'live' = 'attaching'
+  /** From START: whether events dropped before the oldest retained one mean a gap (a reset). */
+  strict = false
+  /** What the client sent for this topic, quoted in a reset. */
+  shown = ''
+  /** The replay page being sent, and whether the log holds more after it. */
+  page: Entry[] = []
+  more = true
+  /** Its newest queued live entry, which takes the position past later filtered-out ones. */
+  lastQueued: Queued | undefined
+  /** A live entry filtered out while the topic still replays: the position once the replay is done. */
+  pendingAdvance: Entry | undefined
+
+  constructor (readonly index: number, readonly topic: SubscribedTopic) {}
+
+  /** Moves the position to an id (or START), or to an entry's id. */
+  moveTo (position: string | Entry): void {
+    if (typeof position === 'string') {
+      this.position = position
+      this.key = parseId(position) ?? START_KEY
+    } else {
+      this.position = position.id
+      this.key = keyOf(position)
+    }
+  }
+
+  /** True when `entry` comes after the position. */
+  isAfter (entry: Entry): boolean {
+    return compareKeys(keyOf(entry), this.key) > 0
+  }
+}
 
 export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private state: 'attaching' | 'replaying' | 'live' | 'ended' = 'attaching'
-  /** Frames to send before the live queue: the opening id, a replay page, a reset. */
+  /** Frames to send before anything else: the opening id, a reset. */
   private readonly pending: EncodedFrame[] = []
-  /** Live entries not yet taken by the stream; bounded by queueSize. */
-  private live: Entry[] = []
-  /** The newest id at attach time: replay covers up to it, the live feed everything after. */
-  private head: string | undefined
-  /** The id the client has (or is being sent): replay resumes after it, live skips up to it. */
-  private last: string | undefined
-  private feed: Follow | undefined
+  /** Live entries of every topic not yet taken by the stream, in arrival order; at most queueSize. */
+  private live: Queued[] = []
+  private readonly cursors: Cursor[]
   private waiter: (() => void) | undefined
   /** Wakes a retry's backoff pause early (on end). */
   private sleeper: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
+  /** Set once a filter has failed, so a broken filter logs once per subscriber, not per event. */
+  private filterFailed = false
+  /** Steps since the last frame or the last turn of the event loop (see SKIP_BUDGET). */
+  private skipped = 0
   private readonly options: SubscriberOptions
-  private readonly listener: LiveListener = {
-    entry: entry => this.receive(entry),
-    deleted: () => {
-      // The topic is gone: end the stream. The client reconnects, and what it then finds (an
-      // empty topic, or whatever the app answers) is up to the route.
-      this.options.log.debug({ topic: this.options.topic }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
-      this.end()
-    }
-  }
 
   constructor (options: SubscriberOptions) {
     this.options = options
+    this.cursors = options.topics.map((topic, index) => new Cursor(index, topic))
     // No signal listener: when the client goes, reply.sse() calls return(), which ends this.
     options.subscribers.add(this)
   }
 
   /**
-   * Joins the live feed before the response starts, so an event published once the client is
+   * Joins the live feeds before the response starts, so an event published once the client is
    * connected is never missed. If the store is unreachable, the stream still opens and keeps
    * trying: a browser's EventSource treats an HTTP error as final, a quiet stream is not.
    */
@@ -73,7 +171,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
         this.end()
         throw err
       }
-      this.options.log.debug({ err, topic: this.options.topic }, 'fastify-typed-sse: a subscriber waits for the hub\'s store')
+      this.options.log.debug({ err, topics: this.names() }, 'fastify-typed-sse: a subscriber waits for the hub\'s store')
       this.retry(() => this.attach()).then(() => this.wakeUp(), () => this.wakeUp())
     }
   }
@@ -83,21 +181,26 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   }
 
   async next (): Promise<IteratorResult<EncodedFrame>> {
+    this.skipped = 0
     for (;;) {
       if (this.state === 'ended') return DONE
+      if (++this.skipped > SKIP_BUDGET) {
+        this.skipped = 0
+        await new Promise(resolve => setImmediate(resolve))
+        continue
+      }
       const early = this.pending.shift()
       if (early !== undefined) return { done: false, value: early }
       if (this.state === 'replaying') {
-        await this.replayPage()
+        const frame = await this.replayStep()
+        // (The step awaits: the subscriber may have ended meanwhile.)
+        if (frame !== undefined && (this.state as string) !== 'ended') return { done: false, value: frame }
         continue
       }
       if (this.state === 'live') {
-        const entry = this.live.shift()
-        if (entry !== undefined) {
-          if (this.last !== undefined && compareIds(entry.id, this.last) <= 0) continue
-          this.last = entry.id
-          return { done: false, value: entry.frame }
-        }
+        const frame = this.takeLive()
+        if (frame !== undefined) return { done: false, value: frame }
+        if (this.live.length > 0) continue
       }
       await new Promise<void>(resolve => { this.waiter = resolve })
     }
@@ -108,12 +211,15 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     return DONE
   }
 
-  /** Leaves the feed and wakes the stream, which then ends. Safe to call more than once. */
+  /** Leaves the feeds and wakes the stream, which then ends. Safe to call more than once. */
   end (): void {
     if (this.state === 'ended') return
     this.state = 'ended'
-    this.feed?.stop()
-    this.feed = undefined
+    for (const cursor of this.cursors) {
+      cursor.feed?.stop()
+      cursor.feed = undefined
+      cursor.page = []
+    }
     clearTimeout(this.timer)
     this.live = []
     this.options.subscribers.delete(this)
@@ -121,62 +227,227 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.wakeUp()
   }
 
+  /** Follows every topic not followed yet; once all are, sets where each starts. */
   private async attach (): Promise<void> {
-    const { backend, topic, lastEventId } = this.options
-    const feed = await backend.follow(topic, this.listener)
-    if (this.state === 'ended') {
-      feed.stop()
-      return
-    }
-    this.feed = feed
-    this.head = feed.head
-    if (lastEventId === undefined) {
-      // An id-only frame sets the browser's last event id without dispatching anything, so even
-      // a client that saw no event yet resumes from here when it reconnects.
-      if (feed.head !== undefined) this.pending.push(encodedFrame(encodeFrame({ id: feed.head })))
-      this.state = 'live'
-    } else {
-      this.last = lastEventId
-      this.state = lastEventId === feed.head ? 'live' : 'replaying'
-    }
-  }
-
-  private async replayPage (): Promise<void> {
-    const after = this.last!
-    const result = await this.retry(() => this.options.backend.read(this.options.topic, after, PAGE))
-    if (result === undefined || this.state !== 'replaying') return
-    if (!result.continuous) {
-      this.pending.push(resetFrame({ reason: result.reason, lastEventId: this.options.lastEventId ?? after }, this.head))
-      // After a reset the client starts over from the head; live entries all come after it.
-      this.last = undefined
-      this.state = 'live'
-      return
-    }
-    for (const entry of result.entries) {
-      // Past the head, the live queue has it (and `last` keeps it from coming twice).
-      if (this.head === undefined || compareIds(entry.id, this.head) > 0) {
-        this.state = 'live'
+    const { backend } = this.options
+    const waiting = this.cursors.filter(cursor => cursor.feed === undefined)
+    const results = await Promise.allSettled(waiting.map(async cursor => {
+      const feed = await backend.follow(cursor.topic.name, this.listener(cursor))
+      if (this.state === 'ended') {
+        feed.stop()
         return
       }
-      this.pending.push(entry.frame)
-      this.last = entry.id
-    }
-    if (result.entries.length < PAGE || this.last === this.head) this.state = 'live'
+      cursor.feed = feed
+      cursor.head = feed.head
+    }))
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    if (this.state === 'ended') return
+    this.start()
   }
 
-  private receive (entry: Entry): void {
+  private start (): void {
+    const { ids, lastEventId, from } = this.options
+    const resumes = ids.resume(lastEventId)
+    let atPolicy = false
+    const invalid: Cursor[] = []
+    for (const cursor of this.cursors) {
+      const resume: Resume = resumes[cursor.index] ?? { kind: 'policy' }
+      if (resume.kind === 'invalid') {
+        cursor.shown = resume.shown
+        cursor.moveTo(cursor.head ?? START)
+        invalid.push(cursor)
+        continue
+      }
+      if (resume.kind === 'policy') {
+        if (from === 'oldest') {
+          this.replayFrom(cursor, START, START, false)
+        } else {
+          atPolicy = true
+          cursor.moveTo(cursor.head ?? START)
+          cursor.strict = true
+          this.caughtUp(cursor)
+        }
+        continue
+      }
+      this.replayFrom(cursor, resume.position, resume.shown, resume.strict ?? false)
+    }
+    // Once every other topic has its position: each reset's id holds them.
+    for (const cursor of invalid) this.reset(cursor, 'unknown')
+    // A client that has no position in some topic is told where it starts, so that its next
+    // reconnection resumes that topic from here even if no event of it comes first.
+    if (atPolicy) {
+      const opening = ids.opening(this.positionList)
+      if (opening !== undefined) this.pending.push(opening)
+    }
+    this.state = this.cursors.some(cursor => cursor.state === 'replaying') ? 'replaying' : 'live'
+  }
+
+  private replayFrom (cursor: Cursor, position: string, shown: string, strict: boolean): void {
+    cursor.moveTo(position)
+    cursor.shown = shown
+    cursor.strict = strict
+    // Nothing to replay: at the newest id, or from START on a topic with no events yet.
+    if (position === cursor.head || (position === START && cursor.head === undefined)) this.caughtUp(cursor)
+    else cursor.state = 'replaying'
+  }
+
+  /**
+   * Sends the next replayed event, or does the next step towards it (reads a page; sends a
+   * reset). Topics replay side by side, the lowest id first: ids of different topics are not
+   * ordered, but they are times, so events come back roughly in the order they were published.
+   */
+  private async replayStep (): Promise<EncodedFrame | undefined> {
+    for (const cursor of this.cursors) {
+      if (cursor.state === 'replaying' && cursor.page.length === 0) {
+        await this.readPage(cursor)
+        return undefined
+      }
+    }
+    let next: Cursor | undefined
+    for (const cursor of this.cursors) {
+      if (cursor.state !== 'replaying') continue
+      if (next === undefined || compareKeys(keyOf(cursor.page[0]!), keyOf(next.page[0]!)) < 0) next = cursor
+    }
+    if (next === undefined) {
+      this.state = 'live'
+      return undefined
+    }
+    const entry = next.page.shift()!
+    next.moveTo(entry)
+    if (next.page.length === 0 && !next.more) this.caughtUp(next)
+    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.positionList) : undefined
+  }
+
+  private async readPage (cursor: Cursor): Promise<void> {
+    const after = cursor.position
+    const result = await this.retry(() => this.options.backend.read(cursor.topic.name, after, PAGE))
+    if (result === undefined || this.state === 'ended' || cursor.state !== 'replaying') return
+    if (!result.continuous) {
+      this.reset(cursor, result.reason)
+      return
+    }
+    // From the start of a topic the client had seen empty: events it never got were dropped.
+    if (after === START && cursor.strict && result.trimmed === true) {
+      this.reset(cursor, 'expired')
+      return
+    }
+    const page: Entry[] = []
+    const head = cursor.head === undefined ? undefined : parseId(cursor.head) ?? START_KEY
+    for (const entry of result.entries) {
+      // Past the head, the live queue has it (and the position keeps it from coming twice).
+      if (head === undefined || compareKeys(keyOf(entry), head) > 0) {
+        cursor.more = false
+        break
+      }
+      page.push(entry)
+    }
+    if (result.entries.length < PAGE || page.at(-1)?.id === cursor.head) cursor.more = false
+    cursor.page = page
+    if (page.length === 0) this.caughtUp(cursor)
+  }
+
+  /** The topic cannot resume: a `reset`, and it goes on from its newest event. */
+  private reset (cursor: Cursor, reason: HubResetData['reason']): void {
+    cursor.moveTo(cursor.head ?? START)
+    cursor.strict = true
+    cursor.page = []
+    this.caughtUp(cursor)
+    const data: HubResetData = { reason, lastEventId: cursor.shown }
+    this.pending.push(this.options.ids.reset(data, cursor.index, this.positionList))
+  }
+
+  /** The topic's replay is over: its live entries are next. */
+  private caughtUp (cursor: Cursor): void {
+    cursor.state = 'live'
+    cursor.more = false
+    const advance = cursor.pendingAdvance
+    cursor.pendingAdvance = undefined
+    if (advance !== undefined && cursor.isAfter(advance)) cursor.moveTo(advance)
+  }
+
+  private takeLive (): EncodedFrame | undefined {
+    const queued = this.live.shift()
+    if (queued === undefined) return undefined
+    const { cursor, entry, advanceTo } = queued
+    if (cursor.lastQueued === queued) cursor.lastQueued = undefined
+    // (Only a backend breaking its contract would feed an entry at or before the position.)
+    if (!cursor.isAfter(entry)) {
+      if (advanceTo !== undefined && cursor.isAfter(advanceTo)) cursor.moveTo(advanceTo)
+      return undefined
+    }
+    cursor.moveTo(advanceTo ?? entry)
+    return this.options.ids.entry(entry, cursor.index, this.positionList)
+  }
+
+  private listener (cursor: Cursor): LiveListener {
+    return {
+      entry: entry => this.receive(cursor, entry),
+      deleted: () => {
+        // The topic is gone: end the stream. The client reconnects, and what it then finds (an
+        // empty topic, or whatever the app answers) is up to the route.
+        this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
+        this.end()
+      }
+    }
+  }
+
+  private receive (cursor: Cursor, entry: Entry): void {
     if (this.state === 'ended') return
+    if (!this.passes(cursor, entry)) {
+      // No queue slot and no write, but the position must move past it in its turn: after the
+      // topic's entries still queued, or once its replay is done.
+      if (cursor.lastQueued !== undefined) cursor.lastQueued.advanceTo = entry
+      else if (cursor.state === 'live') cursor.moveTo(entry)
+      else cursor.pendingAdvance = entry
+      return
+    }
     if (this.live.length >= this.options.queueSize) {
       if (this.options.onOverflow === 'close') {
-        this.options.log.warn({ topic: this.options.topic, queueSize: this.options.queueSize },
+        this.options.log.warn({ topics: this.names(), queueSize: this.options.queueSize },
           'fastify-typed-sse: a subscriber fell behind; its stream ends and its client replays on reconnect')
         this.end()
         return
       }
-      this.live.shift()
+      const dropped = this.live.shift()!
+      if (dropped.cursor.lastQueued === dropped) dropped.cursor.lastQueued = undefined
     }
-    this.live.push(entry)
+    const queued: Queued = { cursor, entry }
+    cursor.lastQueued = queued
+    this.live.push(queued)
     this.wakeUp()
+  }
+
+  /** Runs the topic's filter. Only `true` lets the event through: a failing filter fails closed. */
+  private passes (cursor: Cursor, entry: Entry): boolean {
+    const { filter, name, decode } = cursor.topic
+    if (filter === undefined) return true
+    let result: unknown
+    try {
+      const { event, data } = decodedOf(entry, decode)
+      result = filter({ topic: name, id: entry.id, event, data })
+    } catch (err) {
+      this.filterFailure(name, entry.id, err)
+      return false
+    }
+    if (result === true) return true
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      this.filterFailure(name, entry.id, new TypeError('the filter returned a promise: filters must decide synchronously'))
+    }
+    return false
+  }
+
+  private filterFailure (topic: string, id: string, err: unknown): void {
+    if (this.filterFailed) return
+    this.filterFailed = true
+    this.options.log.error({ err, topic, id }, 'fastify-typed-sse: a subscriber\'s filter failed; the event was not sent (later failures of this subscriber are not logged)')
+  }
+
+  /** Every topic's position, for formats that write them. */
+  private readonly positionList = (): readonly Position[] => this.cursors
+
+  private names (): string[] {
+    return this.cursors.map(cursor => cursor.topic.name)
   }
 
   /** Runs `action` until it succeeds, waiting out an unreachable store; undefined once ended. */
@@ -188,7 +459,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
         return await action()
       } catch (err) {
         if (!isUnavailable(err)) {
-          this.options.log.error({ err, topic: this.options.topic }, 'fastify-typed-sse: a hub subscriber failed')
+          this.options.log.error({ err, topics: this.names() }, 'fastify-typed-sse: a hub subscriber failed')
           this.end()
           return undefined
         }
@@ -210,12 +481,21 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   }
 }
 
-function isUnavailable (err: unknown): boolean {
-  return isSseError(err, 'FST_SSE_HUB_UNAVAILABLE')
+/** An id as numbers: milliseconds, sequence. */
+export type IdKey = readonly [number, number]
+const START_KEY: IdKey = [0, 0]
+
+/** Negative when `a` comes before `b`. */
+function compareKeys (a: IdKey, b: IdKey): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
 }
 
-function resetFrame (data: HubResetData, head: string | undefined): EncodedFrame {
-  // `id:` moves the client's last event id to the head (or clears it when the topic is empty),
-  // so its next reconnect resumes from here instead of asking for the lost id again.
-  return encodedFrame(encodeFrame({ event: HUB_RESET_EVENT, data: JSON.stringify(data), id: head ?? '' }, true))
+/** The entry's id as numbers, parsed once per entry (an entry is shared by every subscriber). */
+function keyOf (entry: Entry): IdKey {
+  entry.key ??= parseId(entry.id) ?? START_KEY
+  return entry.key
+}
+
+function isUnavailable (err: unknown): boolean {
+  return isSseError(err, 'FST_SSE_HUB_UNAVAILABLE')
 }

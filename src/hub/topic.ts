@@ -6,8 +6,11 @@ import type { ControlFrame, EventMap, MapEvent, SseContext, UntypedEvent } from 
 import { createEventEncoder, type EventEncoder } from '../encoder.js'
 import type { HubBackend } from './backend.js'
 import type { ResolvedHubOptions } from '../options.js'
+import { createDecoder, type EventDecoder, type TopicFilter } from './filter.js'
+import { singleTopicIds } from './format.js'
+import { topicTag } from './position.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './reset.js'
-import { Subscriber } from './subscriber.js'
+import { type IdFormat, type StartPolicy, Subscriber, type SubscribedTopic } from './subscriber.js'
 
 // Longest idempotency key: room for a UUID, a hash, or an entity id with a version.
 const MAX_KEY_LENGTH = 256
@@ -39,6 +42,24 @@ export interface TopicOptions<M extends EventMap = EventMap> {
   events?: M
 }
 
+/** Options of `topic.subscribe(options)`. */
+export interface SubscribeOptions<M extends EventMap = EventMap> {
+  /**
+   * Which events this subscriber gets, decided per event before it is queued: an event it
+   * leaves out costs no queue slot and no write. Replay applies it too. Decide from what the
+   * server knows (the request's session), never from what the client sends: see `TopicFilter`.
+   * @defaultValue undefined (every event)
+   */
+  filter?: TopicFilter<M> | undefined
+  /**
+   * Where a client without a `Last-Event-ID` starts: `'newest'` (it gets what is published from
+   * now on, and an id-only frame that resumes it from here) or `'oldest'` (every retained event
+   * first, as if it had sent `Last-Event-ID: 0-0`). A client with an id resumes from it either way.
+   * @defaultValue 'newest'
+   */
+  from?: StartPolicy | undefined
+}
+
 /**
  * A source for `reply.sse()`: replays what the client missed (from its `Last-Event-ID`), then
  * streams live events. It yields pre-encoded frames, so it fits any route, typed or not.
@@ -60,8 +81,11 @@ export interface SseTopic<M extends EventMap = EventMap> {
    *   `idempotencyKey` to have it stored once.
    */
   publish (event: PublishEvent<M>, options?: PublishOptions): Promise<string>
-  /** A source for `reply.sse(topic.subscribe())`: one subscriber per call of the source. */
-  subscribe (): TopicSource
+  /**
+   * A source for `reply.sse(topic.subscribe())`: one subscriber per call of the source. A client
+   * sending `Last-Event-ID: 0-0` (or `?lastEventId=0-0`) gets every retained event first.
+   */
+  subscribe (options?: SubscribeOptions<M>): TopicSource
   /**
    * Drops the topic's retained events at once (on Redis: for every instance) and ends the
    * streams of its subscribers everywhere. Their clients reconnect as usual: what they find is
@@ -87,8 +111,13 @@ export interface TopicContext {
 
 export class Topic<M extends EventMap> implements SseTopic<M> {
   private readonly encode: EventEncoder
+  private readonly typed: boolean
+  /** Reads its stored frames back for filters; made on first use. */
+  private decoder: EventDecoder | undefined
+  /** Stands for it in the ids of a stream of several topics; made on first use. */
+  private cachedTag: string | undefined
 
-  constructor (readonly name: string, events: M | undefined, private readonly hub: TopicContext) {
+  constructor (readonly name: string, private readonly events: M | undefined, readonly hub: TopicContext) {
     // NUL is reserved: on Redis it separates a topic's name from its idempotency keys.
     if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidOption('topic name', 'a non-empty string without NUL characters', name)
     // The map itself is checked (and compiled) by the encoder below, naming the topic and the key.
@@ -98,6 +127,12 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
       }
     }
     this.encode = createEventEncoder({ events, validate: true, origin: { option: 'events', where: `topic ${JSON.stringify(name)}` } })
+    this.typed = events !== undefined
+  }
+
+  get tag (): string {
+    this.cachedTag ??= topicTag(this.name)
+    return this.cachedTag
   }
 
   async publish (event: PublishEvent<M>, options?: PublishOptions): Promise<string> {
@@ -107,8 +142,13 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
     const idempotencyKey = this.checkPublishOptions(options)
     const frame = this.encode(event as UntypedEvent)
     if (typeof frame !== 'string') throw frame
+    // Filters in this process see the data as published. Only on a typed topic: there the frame
+    // reads back as the same value, so a filter decides alike on every instance; an untyped
+    // string and the JSON it may look like are told apart by nobody but the publisher.
+    const { event: name, data } = event as UntypedEvent
+    const decoded = this.typed ? { event: name ?? 'message', data } : undefined
     // The encoder ends the frame with a blank line; the id line goes before it once assigned.
-    return await this.hub.backend.append(this.name, frame.slice(0, -1), { idempotencyKey })
+    return await this.hub.backend.append(this.name, frame.slice(0, -1), { idempotencyKey, decoded })
   }
 
   private checkPublishOptions (options: PublishOptions | undefined): string | undefined {
@@ -130,15 +170,43 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
     await this.hub.backend.delete(this.name)
   }
 
-  subscribe (): TopicSource {
-    return async ({ lastEventId }) => {
-      this.hub.checkOpen()
-      const { backend, options, log, subscribers } = this.hub
-      const subscriber = new Subscriber({
-        backend, topic: this.name, lastEventId, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers
-      })
-      await subscriber.open()
-      return subscriber
-    }
+  subscribe (options?: SubscribeOptions<M>): TopicSource {
+    const { filter, from } = checkSubscribeOptions(options, `topic "${this.name}"`)
+    const topics = [this.subscribed(filter as TopicFilter | undefined)]
+    return subscribeSource(this.hub, topics, from, () => singleTopicIds)
   }
+
+  /** This topic in a subscriber, with its filter. */
+  subscribed (filter: TopicFilter | undefined): SubscribedTopic {
+    this.decoder ??= createDecoder(this.events)
+    return { name: this.name, filter: filter as SubscribedTopic['filter'], decode: this.decoder }
+  }
+}
+
+/** A source that makes one subscriber of `topics` per call. */
+export function subscribeSource (hub: TopicContext, topics: SubscribedTopic[], from: StartPolicy, ids: () => IdFormat): TopicSource {
+  const format = ids()
+  return async ({ lastEventId }) => {
+    hub.checkOpen()
+    const { backend, options, log, subscribers } = hub
+    const subscriber = new Subscriber({
+      backend, topics, lastEventId, from, ids: format, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers
+    })
+    await subscriber.open()
+    return subscriber
+  }
+}
+
+/** `{ filter, from }`, checked: a wrong value fails the call that made the source. */
+export function checkSubscribeOptions (options: unknown, where: string): { filter: TopicFilter | undefined, from: StartPolicy } {
+  if (options === undefined) return { filter: undefined, from: 'newest' }
+  const call = `(subscribe to ${where})`
+  if (typeof options !== 'object' || options === null) throw invalidOption(`options ${call}`, 'an object like { filter, from }', options)
+  for (const key of Object.keys(options)) {
+    if (key !== 'filter' && key !== 'from') throw invalidOption(`${key} ${call}`, 'a known subscribe option (filter, from)', key)
+  }
+  const { filter, from = 'newest' } = options as SubscribeOptions
+  if (filter !== undefined && typeof filter !== 'function') throw invalidOption(`filter ${call}`, 'a function of the event that returns true to send it', filter)
+  if (from !== 'newest' && from !== 'oldest') throw invalidOption(`from ${call}`, 'one of "newest", "oldest"', from)
+  return { filter: filter as TopicFilter | undefined, from }
 }
