@@ -130,16 +130,18 @@ export async function startRedisCluster (t: Teardown, { masters = 3 } = {}): Pro
   }
   await waitFor(settled, 'the cluster to form')
 
+  const serving = async (): Promise<number[]> => {
+    const nodes = await nodesOf(alive()[0]!)
+    return nodes.filter(node => node.master && !node.failed && node.slots.length > 0).map(node => node.port)
+  }
+
   return {
     nodes: ports.map(port => ({ host: '127.0.0.1', port })),
     ownerOf,
     async keySlot (key) {
       return await command(alive()[0]!, 'CLUSTER', 'KEYSLOT', key) as number
     },
-    async masters () {
-      const nodes = await nodesOf(alive()[0]!)
-      return nodes.filter(node => node.master && !node.failed && node.slots.length > 0).map(node => node.port)
-    },
+    masters: serving,
     async failOver (port) {
       const before = await nodesOf(port)
       const self = before.find(node => node.port === port)!
@@ -169,7 +171,7 @@ export async function startRedisCluster (t: Teardown, { masters = 3 } = {}): Pro
       // Keys written meanwhile (through ASK) are already on the target.
       await command(to, 'CLUSTER', 'SETSLOT', slot, 'NODE', id(to))
       await command(from, 'CLUSTER', 'SETSLOT', slot, 'NODE', id(to))
-      for (const port of await this.masters()) {
+      for (const port of await serving()) {
         if (port !== to && port !== from) await command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', id(to))
       }
       await waitFor(async () => {
