@@ -18,7 +18,7 @@
 // where they now live, and caught up.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
-import { type ConnectionEvents, DELETED, deliver, FIELD, type Feed, type FeedReader, type RawEntry } from './redis-feed.js'
+import { absorbLateErrors, type ConnectionEvents, DELETED, deliver, FIELD, type Feed, type FeedReader, type RawEntry } from './redis-feed.js'
 import { keySlot } from './slot.js'
 
 /** A master node this instance reads from. */
@@ -137,6 +137,7 @@ export class ClusterReader implements FeedReader {
     this.nodes.set(key, node)
     connection.on('smessage', (channel: string, message: string) => this.receive(node, channel, message))
     connection.on('error', (err: Error) => this.events.lost(`reader ${key}`, err))
+    absorbLateErrors(connection)
     connection.on('ready', () => {
       this.events.back()
       this.resync(node)

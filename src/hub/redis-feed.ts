@@ -65,3 +65,18 @@ export interface ConnectionEvents {
   lost (connection: string, err: Error): void
   back (): void
 }
+
+/**
+ * ioredis listens for one 'error' per socket (`once`). A socket that fails a TLS handshake (an
+ * untrusted certificate) can emit a second one as it is torn down, which nothing would catch:
+ * the process would crash. Each socket that reported an error gets a listener for the rest.
+ */
+export function absorbLateErrors (connection: { on (event: 'error', listener: (err: Error) => void): unknown, stream?: { on (event: 'error', listener: () => void): unknown } | undefined }): void {
+  const guarded = new WeakSet<object>()
+  connection.on('error', () => {
+    const stream = connection.stream
+    if (stream === undefined || guarded.has(stream)) return
+    guarded.add(stream)
+    stream.on('error', () => {})
+  })
+}

@@ -16,7 +16,7 @@ import { hubClosed, hubOutcomeUnknown, hubUnavailable, invalidOption } from '../
 import type { RedisClientLike } from '../options.js'
 import { type AppendOptions, compareIds, parseId, type Follow, type HubBackend, type LiveListener, type ReadResult } from './backend.js'
 import { ClusterReader } from './cluster-reader.js'
-import { DELETED, type Feed, type FeedReader, FIELD, isTombstone, type RawEntry, rowToEntry } from './redis-feed.js'
+import { absorbLateErrors, DELETED, type Feed, type FeedReader, FIELD, isTombstone, type RawEntry, rowToEntry } from './redis-feed.js'
 import { keySlot } from './slot.js'
 import { StreamReader } from './stream-reader.js'
 
@@ -100,7 +100,10 @@ export class RedisBackend implements HubBackend {
   static async connect (options: RedisBackendOptions, log: FastifyBaseLogger): Promise<RedisBackend> {
     const source = options.redis
     const cluster = typeof source !== 'string' && source.isCluster
-    const retryStrategy = (times: number): number => Math.min(50 * times, 1000)
+    // No retry before the first connection: register fails at once, with the reason (and no
+    // reconnection left running: a TLS socket ioredis gave up on could later throw unhandled).
+    let connected = false
+    const retryStrategy = (times: number): number | null => connected ? Math.min(50 * times, 1000) : null
     const common: RedisOptions = {
       lazyConnect: true,
       // RESP2 keeps XREAD and XINFO replies in their documented array shapes.
@@ -137,8 +140,16 @@ export class RedisBackend implements HubBackend {
       reader = make({ connectionName: 'fastify-typed-sse:reader' })
     }
     const backend = new RedisBackend(options, log, cmd)
-    const events = { lost: (connection: string, err: Error) => backend.onError(connection, err), back: () => backend.onBack() }
+    // Until connected, the first error is the reason register fails ("Connection is closed"
+    // alone would hide a refused connection or an untrusted certificate).
+    let failure: Error | undefined
+    const events = {
+      lost: (connection: string, err: Error) => { if (connected) backend.onError(connection, err); else failure ??= err },
+      back: () => backend.onBack()
+    }
     cmd.on('error', (err: Error) => events.lost('commands', err))
+    if (cmd instanceof Redis) absorbLateErrors(cmd)
+    if (reader !== undefined) absorbLateErrors(reader)
     const head = async (key: string): Promise<string> => await backend.head(key)
     try {
       if (cmd instanceof Cluster) {
@@ -157,8 +168,9 @@ export class RedisBackend implements HubBackend {
       cmd.disconnect()
       reader?.disconnect()
       if (err instanceof Error && 'code' in err && err.code === 'FST_SSE_INVALID_OPTION') throw err
-      throw hubUnavailable(`the hub could not connect to ${describe(source)}`, err)
+      throw hubUnavailable(`the hub could not connect to ${describe(source)}`, failure ?? err)
     }
+    connected = true
     return backend
   }
 
