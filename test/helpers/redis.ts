@@ -58,6 +58,7 @@ export interface RedisServerOptions {
 export async function startRedis (t: Teardown, options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort()
   const tls = options.tls === true ? await makeCertificates(t) : undefined
+  const dir = await tempDir(t, 'redis')
   const listen = tls === undefined
     ? ['--port', String(port)]
     : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
@@ -67,7 +68,8 @@ export async function startRedis (t: Teardown, options: RedisServerOptions = {})
     port,
     url: `${tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`,
     async start () {
-      child = await spawnRedis([...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...options.args ?? []], port)
+      // A directory of its own: a replica writes the copy it receives from its master there.
+      child = await spawnRedis([...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...options.args ?? []], port)
     },
     pause () {
       signal('SIGSTOP')
