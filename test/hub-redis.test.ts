@@ -356,6 +356,26 @@ function redisOnly (t: Test): void {
     t.equal(JSON.parse(again.events[1]!.data).text, 'two')
   })
 
+  t.test('given a Redis client, the hub opens its own connections with its settings, and never uses or closes it', async t => {
+    const own = new Redis(redis.url, { connectionName: 'app' })
+    t.teardown(() => own.disconnect())
+    await own.set('mine', 'kept')
+    const options = hub({ redis: own })
+    const { app, port } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: options } })
+    const client = await rawGet(port, '/room')
+    t.teardown(() => client.close())
+    const id = await app.sse.topic('room', { events }).publish(message('hi'))
+    await client.waitFor(() => client.events.length === 1, 'the event')
+    t.equal(client.events[0]?.id, id)
+    t.same((await hubConnections()).sort(), ['fastify-typed-sse', 'fastify-typed-sse:reader'], 'its own two connections, named as usual')
+    await app.close()
+    t.same(await hubConnections(), [], 'closed by fastify.close()')
+    t.equal(await own.get('mine'), 'kept', 'the application\'s client is still connected and usable')
+  })
+
   t.test('register fails with a clear error when Redis cannot be reached', async t => {
     const app = Fastify()
     await t.rejects(async () => { await app.register(ssePlugin, { hub: { redis: 'redis://127.0.0.1:1', redisTimeout: 1000 } }) },
