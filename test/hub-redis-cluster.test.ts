@@ -142,6 +142,28 @@ function clusterOnly (t: Test): void {
       { code: 'FST_SSE_INVALID_OPTION', message: /option "hub\.redis" must be an ioredis Cluster client .* for a Redis Cluster, got "the address of one of its nodes"/ })
     await node.close()
   })
+  t.test('a publish its master holds past redisTimeout rejects as "outcome unknown"; the master runs it, and subscribers get it once', async t => {
+    const options = hub({ redisTimeout: 300 })
+    const { app, port } = await startRooms(t, options)
+    const [{ name, master }] = await topicsOnEveryMaster(options.keyPrefix, 1) as [{ name: string, master: number }]
+    const topic = app.sse.topic(name, { events })
+    const client = await rawGet(port, `/rooms/${name}`)
+    t.teardown(() => client.close())
+    const before = await topic.publish(message('before'))
+    // Writes wait on the master (the cluster bus goes on: no failover), then run in order.
+    await cluster.admin(master).call('CLIENT', 'PAUSE', 1000, 'WRITE')
+    await t.rejects(topic.publish(message('held'), { idempotencyKey: 'held' }), {
+      code: 'FST_SSE_HUB_OUTCOME_UNKNOWN', statusCode: 504, message: /Retry with the same idempotencyKey/
+    })
+    await client.waitFor(() => client.events.length === 2, 'the held event, once the master runs it')
+    const held = client.events[1]!.id!
+    t.equal(await topic.publish(message('held'), { idempotencyKey: 'held' }), held, 'the retry with its key resolves with its id')
+    const after = await topic.publish(message('after'))
+    await client.waitFor(() => ids(client).at(-1) === after, 'the event after')
+    t.same(ids(client), [before, held, after], 'each once')
+    t.same(await stored(options.keyPrefix, name), [before, held, after])
+  })
+
   t.test('a slot moving to another master (ASK, then MOVED) with subscribers connected: they get every event once, and the topic is read on its new master', async t => {
     const options = hub()
     const readers = await startRooms(t, options)

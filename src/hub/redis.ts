@@ -367,7 +367,12 @@ export class RedisBackend implements HubBackend {
       await untilReady(connection, this.options.timeout)
     }
     // In the same turn as the check: nothing can change the connection in between.
-    return await this.cmd.call(command, ...args)
+    const sent = this.cmd.call(command, ...args)
+    if (!(this.cmd instanceof Cluster)) return await sent
+    // A cluster follows redirections (each attempt with its own timeout): the command as a
+    // whole gets `timeout` too. It may still run after that: outcome unknown, as it should be.
+    sent.catch(() => {})
+    return await withTimeout(sent, this.options.timeout, 'Command timed out')
   }
 
   /** The connection a command about `key` is written to now; undefined if a cluster has none. */
