@@ -36,6 +36,7 @@ t.test('the hub on a master found through Sentinel follows it through a failover
   const afterwards: string[] = []
   const refusals: string[] = []
   const run = { publishing: true, failedOver: false }
+  t.teardown(() => { run.publishing = false })
   const publisher = (async () => {
     for (let n = 0; run.publishing; n++) {
       try {

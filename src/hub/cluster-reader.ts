@@ -277,13 +277,7 @@ export class ClusterReader implements FeedReader {
   private async repair (): Promise<void> {
     this.repairing = true
     try {
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, this.timeout)
-        this.cluster.refreshSlotsCache(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
+      await refreshSlots(this.cluster, this.timeout)
     } finally {
       this.repairing = false
     }
@@ -312,4 +306,18 @@ export class ClusterReader implements FeedReader {
     if ([...this.placements.values()].every(placement => placement.synced)) this.repairDelay = REPAIR_MIN_MS
     else this.scheduleRepair()
   }
+}
+
+/**
+ * Fetches the cluster's slot map again (CLUSTER SLOTS from one of its nodes); resolves when done,
+ * failed, or after `ms`. One refresh at a time: ioredis joins concurrent calls.
+ */
+export async function refreshSlots (cluster: Cluster, ms: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, ms)
+    cluster.refreshSlotsCache(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import { hubClosed, hubOutcomeUnknown, hubUnavailable, invalidOption } from '../errors.js'
 import type { RedisClientLike } from '../options.js'
 import { type AppendOptions, compareIds, parseId, type Follow, type HubBackend, type LiveListener, type ReadResult } from './backend.js'
-import { ClusterReader } from './cluster-reader.js'
+import { ClusterReader, refreshSlots } from './cluster-reader.js'
 import { absorbLateErrors, DELETED, type Feed, type FeedReader, FIELD, isTombstone, type RawEntry, rowToEntry } from './redis-feed.js'
 import { keySlot } from './slot.js'
 import { StreamReader } from './stream-reader.js'
@@ -356,15 +356,22 @@ export class RedisBackend implements HubBackend {
    * waited for, within the command timeout.
    */
   private async send (key: string, command: string, ...args: Array<string | number>): Promise<unknown> {
-    for (let waited = false; ; waited = true) {
+    for (let attempt = 1; ; attempt++) {
       const connection = this.connectionFor(key)
       if (connection?.status === 'ready' && connection.stream?.writable === true) break
       const status = connection?.status ?? this.cmd.status
-      if (waited || connection === undefined || !COMING_UP.has(status)) {
-        throw new NotSent(`the connection to Redis is ${status === 'ready' ? 'not writable' : status}`)
+      const stale = this.cmd instanceof Cluster && this.cmd.status === 'ready' && (connection === undefined || !COMING_UP.has(status))
+      if (attempt > 2 || !(stale || (connection !== undefined && COMING_UP.has(status)))) {
+        throw new NotSent(connection === undefined ? 'no connection to the master serving the key' : `the connection to Redis is ${status === 'ready' ? 'not writable' : status}`)
       }
-      if (status === 'wait') connection.connect().catch(() => {})
-      await untilReady(connection, this.options.timeout)
+      if (stale) {
+        // The master the slot map names is gone (a failover): ask the cluster who serves it now,
+        // rather than refusing every publish until ioredis's next periodic refresh.
+        await refreshSlots(this.cmd as Cluster, this.options.timeout)
+        continue
+      }
+      if (status === 'wait') connection!.connect().catch(() => {})
+      await untilReady(connection!, this.options.timeout)
     }
     // In the same turn as the check: nothing can change the connection in between.
     const sent = this.cmd.call(command, ...args)

@@ -30,6 +30,13 @@ export interface RedisCluster {
    */
   failOver (port: number): Promise<number>
   /**
+   * Freezes the master on `port` (SIGSTOP: its connections stay open, nothing is answered) until
+   * a replica has taken over its slots, then lets it run again (SIGCONT): it finds itself
+   * demoted and becomes a replica of the new master. Resolves with the new master's port once
+   * the cluster is ok and in sync again.
+   */
+  freeze (port: number): Promise<number>
+  /**
    * Moves `slot` and its keys to the master on `to`, as `redis-cli --cluster reshard` does:
    * IMPORTING on the target, MIGRATING on the source, MIGRATE of each key, then the slot is
    * given to the target. `during` runs once the keys have moved but before the slot is given
@@ -153,6 +160,24 @@ export async function startRedisCluster (t: Teardown, { masters = 3 } = {}): Pro
         promoted = await ownerOf(slot)
         return promoted !== port && await settled()
       }, `a replica of ${port} to take over`)
+      return promoted
+    },
+    async freeze (port) {
+      const self = (await nodesOf(port)).find(node => node.port === port)!
+      if (!self.master || self.slots.length === 0) throw new Error(`${port} is not a master with slots`)
+      const slot = self.slots[0]![0]
+      const child = processes.get(port)!
+      process.kill(child.pid!, 'SIGSTOP')
+      let promoted = port
+      try {
+        await waitFor(async () => {
+          promoted = await ownerOf(slot, alive().find(other => other !== port))
+          return promoted !== port
+        }, `a replica of ${port} to take over`)
+      } finally {
+        process.kill(child.pid!, 'SIGCONT')
+      }
+      await waitFor(async () => !(await nodesOf(port)).find(node => node.port === port)!.master && await settled(), `${port} to rejoin as a replica`)
       return promoted
     },
     async moveSlot (slot, to, during) {
