@@ -117,14 +117,31 @@ export type OverflowPolicy =
   /** Drop that client's oldest queued event to make room: lossy, but the stream stays up. */
   | 'drop-oldest'
 
+/**
+ * An ioredis client, given to `hub.redis` for its settings: a `Redis` (one server, a Sentinel
+ * set-up, TLS options) or a `Cluster`. Only its shape is named here, so the plugin's types do
+ * not need ioredis installed.
+ */
+export interface RedisClientLike {
+  readonly isCluster: boolean
+  /** The hub opens its own connections with these settings (`duplicate`); it never uses or closes this client. */
+  duplicate (...args: never[]): unknown
+  readonly options: object
+}
+
 /** Options of the broadcast hub (`register(ssePlugin, { hub })`). */
 export interface HubOptions {
   /**
-   * A Redis URL (`redis://host:port/db`) to share topics between app instances through Redis
-   * Streams. Without it, topics live in this process's memory.
+   * Shares topics between app instances through Redis Streams. Either a URL (`redis://host:port/db`,
+   * `rediss://` for TLS), or an ioredis client whose settings the hub copies: `new Redis({ sentinels,
+   * name })` for Sentinel, `new Redis(url, { tls })` for TLS with options, `new Cluster(nodes)` for
+   * Redis Cluster. The hub opens its own connections from it (`duplicate()`) and closes them on
+   * `fastify.close()`; the client itself stays yours, unused by the hub: create it with
+   * `lazyConnect: true` if it has no other use, and close it yourself. Without `redis`, topics
+   * live in this process's memory.
    * @defaultValue undefined (in memory)
    */
-  redis?: string | undefined
+  redis?: string | RedisClientLike | undefined
   /**
    * Events kept per topic for replay to reconnecting clients.
    * @defaultValue 1000
@@ -143,7 +160,8 @@ export interface HubOptions {
   /** @defaultValue 'close' */
   onOverflow?: OverflowPolicy
   /**
-   * Prefix of the Redis keys (one stream per topic: prefix + topic name).
+   * Prefix of the Redis keys. A topic is one stream, `prefix{name}`: the braces make the name a
+   * hash tag, so on Redis Cluster a topic's keys share a slot. Hence no `{` or `}` here.
    * @defaultValue 'sse:'
    */
   keyPrefix?: string
@@ -172,7 +190,7 @@ export interface HubOptions {
 }
 
 export interface ResolvedHubOptions {
-  redis: string | undefined
+  redis: string | RedisClientLike | undefined
   retain: number
   maxAge: number | undefined
   queueSize: number
@@ -211,13 +229,24 @@ const boolean: Check<boolean> = (name, value) => {
   if (typeof value !== 'boolean') throw invalidOption(name, 'a boolean', value)
   return value
 }
-const string: Check<string> = (name, value) => {
-  if (typeof value !== 'string') throw invalidOption(name, 'a string', value)
+const redis: Check<string | RedisClientLike> = (name, value) => {
+  if (typeof value === 'string' && /^rediss?:\/\//.test(value)) return value
+  if (!isRedisClient(value)) throw invalidOption(name, 'a Redis URL like "redis://127.0.0.1:6379", or an ioredis Redis or Cluster client', value)
+  // The hub names its keys itself (keyPrefix); a client that would prefix them again would put
+  // them where other instances, configured with a URL, do not look.
+  const prefix = (value.options as { keyPrefix?: unknown }).keyPrefix
+  if (prefix !== undefined && prefix !== '') throw invalidOption(name, 'a client without ioredis\'s keyPrefix option (set hub.keyPrefix instead)', prefix)
   return value
 }
-const redisUrl: Check<string> = (name, value) => {
-  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) throw invalidOption(name, 'a Redis URL like "redis://127.0.0.1:6379"', value)
+const keyPrefix: Check<string> = (name, value) => {
+  if (typeof value !== 'string' || /[{}]/.test(value)) throw invalidOption(name, 'a string without "{" or "}" (each topic name is put in braces, as a Redis Cluster hash tag)', value)
   return value
+}
+
+function isRedisClient (value: unknown): value is RedisClientLike {
+  if (typeof value !== 'object' || value === null) return false
+  const client = value as Partial<RedisClientLike>
+  return typeof client.isCluster === 'boolean' && typeof client.duplicate === 'function' && typeof client.options === 'object' && client.options !== null
 }
 
 const streamSpec: Spec<ResolvedStreamOptions> = {
@@ -233,12 +262,12 @@ const streamSpec: Spec<ResolvedStreamOptions> = {
 }
 
 const hubSpec: Spec<ResolvedHubOptions> = {
-  redis: redisUrl,
+  redis,
   retain: integer(1, 2 ** 31 - 1),
   maxAge: integer(1, Number.MAX_SAFE_INTEGER),
   queueSize: integer(1, 2 ** 31 - 1),
   onOverflow: oneOf<OverflowPolicy>(['close', 'drop-oldest']),
-  keyPrefix: string,
+  keyPrefix,
   redisTimeout: integer(1, 2 ** 31 - 1),
   topicTtl: unsettable(integer(1, Number.MAX_SAFE_INTEGER)),
   idempotencyWindow: integer(1, Number.MAX_SAFE_INTEGER)

@@ -228,7 +228,7 @@ function redisOnly (t: Test): void {
     await client.waitFor(() => client.events.at(-1)?.id === after, 'the event after')
     t.same(texts(client), ['before', 'shipped', 'after'], 'subscribers saw it once')
     t.equal(client.events[1]?.id, id, 'with the id the retries resolved with')
-    t.same(await stored(options.keyPrefix + 'room'), ['before', 'shipped', 'after'], 'Redis holds it once')
+    t.same(await stored(options.keyPrefix + '{room}'), ['before', 'shipped', 'after'], 'Redis holds it once')
   })
 
   t.test('a publish whose connection drops after sending is "outcome unknown"; Redis ran it, and the retry with its key resolves with its id', async t => {
@@ -264,7 +264,7 @@ function redisOnly (t: Test): void {
     const after = await room.publish(message('after'))
     await client.waitFor(() => client.events.at(-1)?.id === after, 'the event after')
     t.same(texts(client), ['before', 'cut', 'after'])
-    t.same(await stored(options.keyPrefix + 'room'), ['before', 'cut', 'after'])
+    t.same(await stored(options.keyPrefix + '{room}'), ['before', 'cut', 'after'])
   })
 
   t.test('a publish while Redis is down is "not stored"; the retry with its key, once Redis is back, stores it once', async t => {
@@ -289,7 +289,7 @@ function redisOnly (t: Test): void {
     }
     t.match(id, /^\d+-\d+$/)
     t.equal(await room.publish(message('down'), { idempotencyKey }), id)
-    t.same(await stored(options.keyPrefix + 'room'), ['down'], 'stored once, by the retry')
+    t.same(await stored(options.keyPrefix + '{room}'), ['down'], 'stored once, by the retry')
   })
 
   t.test('publish works when Redis has lost its script cache (EVALSHA answered NOSCRIPT, then EVAL)', async t => {
@@ -302,7 +302,7 @@ function redisOnly (t: Test): void {
     await admin.script('FLUSH')
     t.equal(await room.publish(message('one'), { idempotencyKey: 'a' }), first, 'the key is still known after the flush')
     await room.publish(message('two'))
-    t.same(await stored(options.keyPrefix + 'room'), ['one', 'two'])
+    t.same(await stored(options.keyPrefix + '{room}'), ['one', 'two'])
   })
 
   t.test('a topic is a stream key with topicTtl as its TTL, renewed by each publish; idempotency keys live for idempotencyWindow', async t => {
@@ -312,7 +312,7 @@ function redisOnly (t: Test): void {
     const { app } = await startApp(t, () => {}, { plugin: { hub: options } })
     const room = app.sse.topic('room', { events })
     await room.publish(message('one'), { idempotencyKey: 'k' })
-    const key = options.keyPrefix + 'room'
+    const key = options.keyPrefix + '{room}'
     await admin.pexpire(key, 1000)
     await room.publish(message('two'))
     const ttl = await admin.pttl(key)
@@ -324,9 +324,9 @@ function redisOnly (t: Test): void {
     const forever = hub({ topicTtl: undefined })
     const other = await startApp(t, () => {}, { plugin: { hub: forever } })
     await other.app.sse.topic('room', { events }).publish(message('one'))
-    await admin.pexpire(forever.keyPrefix + 'room', 1000)
+    await admin.pexpire(forever.keyPrefix + '{room}', 1000)
     await other.app.sse.topic('room', { events }).publish(message('two'))
-    t.equal(await admin.pttl(forever.keyPrefix + 'room'), -1, 'no TTL')
+    t.equal(await admin.pttl(forever.keyPrefix + '{room}'), -1, 'no TTL')
   })
 
   t.test('topic.delete() on one instance ends the topic\'s streams on every instance', async t => {
@@ -344,7 +344,7 @@ function redisOnly (t: Test): void {
     await a.app.sse.topic('room', { events }).delete()
     await Promise.all([onA.ended, onB.ended])
     t.ok(onA.terminated() && onB.terminated(), 'both streams ended, on the instance that deleted and on the other')
-    t.same(await stored(options.keyPrefix + 'room'), [], 'no event is left in Redis')
+    t.same(await stored(options.keyPrefix + '{room}'), [], 'no event is left in Redis')
     // Published after the delete: a new topic of the same name, followed as usual on both.
     const again = await rawGet(b.port, '/room', { 'last-event-id': first })
     t.teardown(() => again.close())
@@ -354,6 +354,26 @@ function redisOnly (t: Test): void {
     await again.waitFor(() => again.events.length === 2, 'the next event')
     t.equal(again.events[1]?.id, next)
     t.equal(JSON.parse(again.events[1]!.data).text, 'two')
+  })
+
+  t.test('given a Redis client, the hub opens its own connections with its settings, and never uses or closes it', async t => {
+    const own = new Redis(redis.url, { connectionName: 'app' })
+    t.teardown(() => own.disconnect())
+    await own.set('mine', 'kept')
+    const options = hub({ redis: own })
+    const { app, port } = await startApp(t, app => {
+      const room = app.sse.topic('room', { events })
+      app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    }, { plugin: { hub: options } })
+    const client = await rawGet(port, '/room')
+    t.teardown(() => client.close())
+    const id = await app.sse.topic('room', { events }).publish(message('hi'))
+    await client.waitFor(() => client.events.length === 1, 'the event')
+    t.equal(client.events[0]?.id, id)
+    t.same((await hubConnections()).sort(), ['fastify-typed-sse', 'fastify-typed-sse:reader'], 'its own two connections, named as usual')
+    await app.close()
+    t.same(await hubConnections(), [], 'closed by fastify.close()')
+    t.equal(await own.get('mine'), 'kept', 'the application\'s client is still connected and usable')
   })
 
   t.test('register fails with a clear error when Redis cannot be reached', async t => {

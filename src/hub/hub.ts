@@ -76,7 +76,7 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
       throw /MODULE_NOT_FOUND/.test(err.code ?? '') && /ioredis/.test(err.message) ? missingRedisClient(err) : err
     })
     backend = await RedisBackend.connect({
-      url: resolved.redis,
+      redis: resolved.redis,
       retain: resolved.retain,
       maxAge: resolved.maxAge,
       keyPrefix: resolved.keyPrefix,

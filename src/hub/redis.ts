@@ -1,16 +1,28 @@
 // The Redis backend: one Redis Stream per topic, so several app instances share topics and ids.
 // A Lua script appends (XADD trimmed by MAXLEN, and MINID for age, with the idempotency check in
-// the same atomic step); XRANGE replays; one blocking XREAD loop per instance, on its own
-// connection, reads every topic that has local subscribers and fans each entry out to them, so a
-// thousand clients on one instance cost one read, not a thousand.
+// the same atomic step); XRANGE replays. Each instance reads the topics it has subscribers for
+// once, however many subscribers: on one Redis (or Sentinel) with one blocking XREAD
+// (stream-reader.ts), on Redis Cluster with one sharded subscription per node
+// (cluster-reader.ts), and fans each entry out to its subscribers.
+//
+// `hub.redis` is a URL, or an ioredis client (Redis, Sentinel, TLS options, or Cluster) whose
+// settings the hub copies with `duplicate()`: the hub needs connections that behave in its own
+// way (no offline queue, no silent resend of a command that may have run), and a blocked reading
+// connection of its own, so it never uses, changes or closes the application's client.
 import type { FastifyBaseLogger } from 'fastify'
-import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis'
 import { createHash } from 'node:crypto'
-import { hubClosed, hubOutcomeUnknown, hubUnavailable } from '../errors.js'
-import { type AppendOptions, compareIds, parseId, START, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
+import { hubClosed, hubOutcomeUnknown, hubUnavailable, invalidOption } from '../errors.js'
+import type { RedisClientLike } from '../options.js'
+import { type AppendOptions, compareIds, parseId, START, type Follow, type HubBackend, type LiveListener, type ReadResult } from './backend.js'
+import { ClusterReader, refreshSlots } from './cluster-reader.js'
+import { absorbLateErrors, DELETED, type Feed, type FeedReader, FIELD, isTombstone, type RawEntry, rowToEntry } from './redis-feed.js'
+import { keySlot } from './slot.js'
+import { StreamReader } from './stream-reader.js'
 
 export interface RedisBackendOptions {
-  url: string
+  /** A URL, or an ioredis Redis or Cluster client to copy the settings of. */
+  redis: string | RedisClientLike
   retain: number
   maxAge: number | undefined
   keyPrefix: string
@@ -19,20 +31,6 @@ export interface RedisBackendOptions {
   idempotencyWindow: number
 }
 
-/** A topic this instance reads, and the listeners it feeds. */
-interface Feed {
-  key: string
-  /** The last id read (delivered), `0-0` before the stream exists; undefined until known. */
-  cursor: string | undefined
-  listeners: Set<LiveListener>
-  ready: Promise<void>
-}
-
-// The field each entry stores its encoded frame in.
-const FIELD = 'frame'
-// The field of the entry `delete` leaves in the emptied stream: the tombstone that tells every
-// instance's reader to end the topic's subscribers. It is always the stream's first entry.
-const DELETED = 'deleted'
 // How long the emptied stream with its tombstone is kept: time enough for every instance's
 // reader to see it, even one that was reconnecting. A publish meanwhile keeps the stream.
 const TOMBSTONE_MS = 60_000
@@ -47,89 +45,132 @@ function script (source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
-// KEYS[1] the topic's stream; KEYS[2] the publish's idempotency key, if it has one.
+// KEYS[1] the topic's stream; KEYS[2] the publish's idempotency key, if it has one (both keys
+// carry the topic as hash tag: one slot on a cluster, as a script's keys must be).
 // ARGV: the frame, MAXLEN, the MINID to trim to ('' for none), the idempotency window in ms,
-// the topic's TTL in ms ('' for none: the stream is made persistent).
+// the topic's TTL in ms ('' for none: the stream is made persistent), and '1' on a cluster:
+// publish `id\nframe` on the stream's shard channel for the instances' readers.
 // Returns the id of the stored event: the new one, or the first one stored under the key.
 // One script, so the check and the append are one step: no two publishes with one key can both
 // miss the key. XADD is the first write, so a script that fails (WRONGTYPE from the GET, or a
 // Redis out of memory refusing the XADD) has stored nothing; once XADD has run, Redis lets a
-// script finish its writes even when out of memory, so it is never half done.
+// script finish its writes even when out of memory, so it is never half done. (SPUBLISH needs
+// Redis 7: connect checks the cluster's version, so it cannot fail here after the XADD.)
 const APPEND = script(`local first = KEYS[2] and redis.call('GET', KEYS[2])
 if first then return first end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', '${FIELD}', ARGV[1])
 if ARGV[3] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[3]) end
 if ARGV[5] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
 if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[4]) end
+if ARGV[6] == '1' then redis.call('SPUBLISH', KEYS[1], id .. '\\n' .. ARGV[1]) end
 return id`)
 
-// KEYS[1] the topic's stream. ARGV: how long the tombstone is kept, in ms.
+// KEYS[1] the topic's stream. ARGV: how long the tombstone is kept, in ms; '1' on a cluster.
 // Empties the stream but keeps it (so later ids still increase), with a tombstone as its only
-// entry: every reader following the topic gets it and ends its subscribers.
+// entry: every reader following the topic gets it and ends its subscribers. On a cluster the
+// tombstone's id alone is published.
 const DELETE = script(`redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
-redis.call('XADD', KEYS[1], '*', '${DELETED}', '1')
-redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
-// Entries per XREAD reply; a busier topic is simply read again at once.
-const READ_COUNT = 512
-// The loop is woken by CLIENT UNBLOCK when a topic is added; the block timeout is only the
-// fallback for an unblock that arrived before its XREAD did.
-const BLOCK_MS = 2000
-// Pause after a read Redis answered with an error (not a lost connection), so it cannot spin.
-const RETRY_MS = 200
+local id = redis.call('XADD', KEYS[1], '*', '${DELETED}', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then redis.call('SPUBLISH', KEYS[1], id) end`)
 // setTimeout's longest delay.
 const MAX_DELAY = 2 ** 31 - 1
+// Connection states in which a connection is on its way up, not down: a command waits for it.
+const COMING_UP = new Set(['wait', 'connecting', 'connect'])
 
 export class RedisBackend implements HubBackend {
   private readonly feeds = new Map<string, Feed>()
   private closed = false
-  private reading = false
-  private readerId: number | undefined
   private down = false
-  /** Resolves whatever the loop is idling on: a new feed, the reader coming back, close(). */
-  private wake: (() => void) | undefined
-  private loop: Promise<void> = Promise.resolve()
-  private retryTimer: NodeJS.Timeout | undefined
   /** Renews the TTL of the topics this instance's subscribers follow (see keepAlive). */
   private keepAliveTimer: NodeJS.Timeout | undefined
+  private reader!: FeedReader
 
   private constructor (
     private readonly options: RedisBackendOptions,
     private readonly log: FastifyBaseLogger,
-    /** Commands: XADD, XRANGE, XINFO. Fails fast while Redis is away, so publish rejects. */
-    private readonly cmd: Redis,
-    /** Blocking reads only: a blocked connection can do nothing else. */
-    private readonly reader: Redis
+    /**
+     * Commands: the append and delete scripts, XRANGE, XINFO. Fails fast while Redis is away, so
+     * publish rejects. On a cluster, a Cluster client that routes each command to its slot's node.
+     */
+    private readonly cmd: Redis | Cluster
   ) {}
 
-  /** Connects both connections; rejects (leaving nothing open) if Redis cannot be reached. */
+  /** Connects; rejects (leaving nothing open) if Redis cannot be reached or is not what it was said to be. */
   static async connect (options: RedisBackendOptions, log: FastifyBaseLogger): Promise<RedisBackend> {
+    const source = options.redis
+    const cluster = typeof source !== 'string' && source.isCluster
+    // No retry before the first connection: register fails at once, with the reason (and no
+    // reconnection left running: a TLS socket ioredis gave up on could later throw unhandled).
+    let connected = false
+    const retryStrategy = (times: number): number | null => connected ? Math.min(50 * times, 1000) : null
     const common: RedisOptions = {
       lazyConnect: true,
       // RESP2 keeps XREAD and XINFO replies in their documented array shapes.
       protocol: 2,
       // While Redis is away, commands fail at once instead of queueing: publish rejects and the
       // caller knows the event was not stored. In-flight commands fail when the socket closes.
-      enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       connectTimeout: options.timeout,
-      retryStrategy: (times) => Math.min(50 * times, 1000)
+      connectionName: 'fastify-typed-sse'
     }
-    const cmd = new Redis(options.url, { ...common, commandTimeout: options.timeout, connectionName: 'fastify-typed-sse' })
-    const reader = new Redis(options.url, { ...common, connectionName: 'fastify-typed-sse:reader' })
-    const backend = new RedisBackend(options, log, cmd, reader)
-    cmd.on('error', (err: Error) => backend.onError('commands', err))
-    reader.on('error', (err: Error) => backend.onError('reader', err))
-    reader.on('ready', () => backend.onReaderReady())
-    reader.on('close', () => { backend.readerId = undefined })
+    let cmd: Redis | Cluster
+    let reader: Redis | undefined
+    if (cluster) {
+      cmd = (source as unknown as Cluster).duplicate([], {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        // Reads go to masters: a replica may lag, and ids must be exact.
+        scaleReads: 'master',
+        // ioredis would resend a command whose connection closed, though it may have run: a
+        // publish twice. Redirections (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) are still followed:
+        // Redis ran nothing when it answers with one.
+        retryDelayOnFailover: 0,
+        shardedSubscribers: false,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: { ...common, commandTimeout: options.timeout }
+      })
+    } else {
+      const own: RedisOptions = { ...common, enableOfflineQueue: false, retryStrategy }
+      const make = (extra: RedisOptions): Redis => typeof source === 'string'
+        ? new Redis(source, { ...own, ...extra })
+        : (source as unknown as Redis).duplicate({ ...own, ...extra })
+      cmd = make({ commandTimeout: options.timeout })
+      reader = make({ connectionName: 'fastify-typed-sse:reader' })
+    }
+    const backend = new RedisBackend(options, log, cmd)
+    // Until connected, the first error is the reason register fails ("Connection is closed"
+    // alone would hide a refused connection or an untrusted certificate).
+    let failure: Error | undefined
+    const events = {
+      lost: (connection: string, err: Error) => { if (connected) backend.onError(connection, err); else failure ??= err },
+      back: () => backend.onBack()
+    }
+    cmd.on('error', (err: Error) => events.lost('commands', err))
+    if (cmd instanceof Redis) absorbLateErrors(cmd)
+    if (reader !== undefined) absorbLateErrors(reader)
+    const head = async (key: string): Promise<string> => await backend.head(key)
     try {
-      await Promise.all([cmd.connect(), reader.connect()])
+      if (cmd instanceof Cluster) {
+        cmd.on('node error', (err: Error) => events.lost('commands', err))
+        await withTimeout(cmd.connect(), options.timeout, 'the cluster did not get ready')
+        await checkClusterVersion(cmd)
+        backend.reader = new ClusterReader(cmd, head, log, events, options.timeout)
+      } else {
+        const streamReader = new StreamReader(reader!, cmd, head, log, events)
+        backend.reader = streamReader
+        await Promise.all([cmd.connect(), reader!.connect()])
+        await checkNotCluster(cmd)
+        streamReader.start()
+      }
     } catch (err) {
       cmd.disconnect()
-      reader.disconnect()
-      throw hubUnavailable(`the hub could not connect to ${redactUrl(options.url)}`, err)
+      reader?.disconnect()
+      if (err instanceof Error && 'code' in err && err.code === 'FST_SSE_INVALID_OPTION') throw err
+      throw hubUnavailable(`the hub could not connect to ${describe(source)}`, failure ?? err)
     }
-    backend.loop = backend.run()
+    connected = true
     return backend
   }
 
@@ -137,14 +178,14 @@ export class RedisBackend implements HubBackend {
     if (this.closed) throw hubClosed()
     const { retain, maxAge, idempotencyWindow, topicTtl } = this.options
     const key = options?.idempotencyKey
-    const keys = key === undefined ? [this.key(topic)] : [this.key(topic), this.idempotencyKey(topic, key)]
+    const keys: [string, ...string[]] = key === undefined ? [this.key(topic)] : [this.key(topic), this.idempotencyKey(topic, key)]
     try {
-      return await this.evalScript(APPEND, keys, [frame, retain, maxAge === undefined ? '' : minId(maxAge), idempotencyWindow, topicTtl ?? '']) as string
+      return await this.evalScript(APPEND, keys, [frame, retain, maxAge === undefined ? '' : minId(maxAge), idempotencyWindow, topicTtl ?? '', this.notify()]) as string
     } catch (err) {
       const what = `publishing to topic "${topic}"`
       // Not sent, or answered with an error: Redis stored nothing. Anything else (a timeout, a
       // connection lost with the command in flight) leaves the outcome open.
-      if (err instanceof NotSent || err instanceof ReplyError) throw hubUnavailable(what, err)
+      if (neverRan(err)) throw hubUnavailable(what, err)
       throw hubOutcomeUnknown(what, err, key === undefined ? 'unkeyed' : 'keyed')
     }
   }
@@ -152,10 +193,10 @@ export class RedisBackend implements HubBackend {
   async delete (topic: string): Promise<void> {
     if (this.closed) throw hubClosed()
     try {
-      await this.evalScript(DELETE, [this.key(topic)], [TOMBSTONE_MS])
+      await this.evalScript(DELETE, [this.key(topic)], [TOMBSTONE_MS, this.notify()])
     } catch (err) {
       const what = `deleting topic "${topic}"`
-      if (err instanceof NotSent || err instanceof ReplyError) throw hubUnavailable(what, err)
+      if (neverRan(err)) throw hubUnavailable(what, err)
       throw hubOutcomeUnknown(what, err, 'idempotent')
     }
     // This instance's subscribers end like every other instance's: when the reader gets the
@@ -200,7 +241,9 @@ export class RedisBackend implements HubBackend {
     let feed = this.feeds.get(key)
     if (feed === undefined) {
       const created: Feed = { key, cursor: undefined, listeners: new Set(), ready: Promise.resolve() }
-      created.ready = this.start(created)
+      // The topic has a subscriber now: its TTL starts over (then keepAlive renews it).
+      this.renew([key])
+      created.ready = this.reader.add(created)
       this.feeds.set(key, created)
       feed = created
       this.keepAlive()
@@ -220,7 +263,10 @@ export class RedisBackend implements HubBackend {
       head: feed.cursor === '0-0' ? undefined : feed.cursor,
       stop: () => {
         feed.listeners.delete(listener)
-        if (feed.listeners.size === 0 && this.feeds.get(key) === feed) this.feeds.delete(key)
+        if (feed.listeners.size === 0 && this.feeds.get(key) === feed) {
+          this.feeds.delete(key)
+          this.reader.remove(feed)
+        }
       }
     }
   }
@@ -230,71 +276,17 @@ export class RedisBackend implements HubBackend {
     this.closed = true
     this.feeds.clear()
     clearTimeout(this.keepAliveTimer)
-    this.reader.disconnect()
-    this.wake?.()
-    await this.loop
+    await this.reader.close()
     await this.cmd.quit().catch(() => this.cmd.disconnect())
     this.cmd.disconnect()
   }
 
-  /** Finds where a new feed starts (the newest id) and gets the loop to read it. */
-  private async start (feed: Feed): Promise<void> {
-    // The topic has a subscriber now: its TTL starts over (then keepAlive renews it).
-    this.renew([feed.key])
-    const info = streamInfo(await this.cmd.call('XINFO', 'STREAM', feed.key).then(
+  /** The newest id of a stream, `0-0` when it does not exist: where a new feed starts. */
+  private async head (key: string): Promise<string> {
+    const info = streamInfo(await this.cmd.call('XINFO', 'STREAM', key).then(
       (reply): [Error | null, unknown] => [null, reply],
       (err: unknown): [Error | null, unknown] => [err instanceof Error ? err : new Error(String(err)), null]))
-    feed.cursor = info?.lastId ?? '0-0'
-    if (this.reading && this.readerId !== undefined) {
-      this.cmd.call('CLIENT', 'UNBLOCK', this.readerId).catch((err: unknown) => {
-        this.log.debug({ err }, 'fastify-typed-sse: CLIENT UNBLOCK failed; the hub reader picks the topic up at its next read')
-      })
-    } else {
-      this.wake?.()
-    }
-  }
-
-  private async run (): Promise<void> {
-    while (!this.closed) {
-      const feeds = [...this.feeds.values()].filter(feed => feed.cursor !== undefined)
-      if (feeds.length === 0 || this.reader.status !== 'ready') {
-        await this.idle()
-        continue
-      }
-      let reply: unknown
-      try {
-        this.readerId ??= await this.reader.call('CLIENT', 'ID') as number
-        this.reading = true
-        reply = await this.reader.call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS',
-          ...feeds.map(feed => feed.key), ...feeds.map(feed => feed.cursor!))
-      } catch (err) {
-        // The reader lost Redis (it reconnects by itself) or is closing. Local subscribers stay
-        // connected; once the reader is back, reading resumes from each feed's cursor: no gap.
-        if (!this.closed && this.reader.status === 'ready') {
-          this.log.warn({ err }, 'fastify-typed-sse: the hub\'s Redis read failed; retrying')
-          await this.idle(RETRY_MS)
-        }
-        continue
-      } finally {
-        this.reading = false
-      }
-      if (!Array.isArray(reply)) continue
-      for (const [key, rows] of reply as Array<[string, RawEntry[]]>) {
-        const feed = this.feeds.get(key)
-        if (feed === undefined || feed.cursor === undefined) continue
-        for (const row of rows) {
-          // A feed dropped and restarted while this read was in flight has a newer cursor.
-          if (compareIds(row[0], feed.cursor) <= 0) continue
-          feed.cursor = row[0]
-          if (isTombstone(row)) {
-            for (const listener of [...feed.listeners]) listener.deleted()
-            continue
-          }
-          const entry = rowToEntry(row)
-          for (const listener of feed.listeners) listener.entry(entry)
-        }
-      }
-    }
+    return info?.lastId ?? '0-0'
   }
 
   /**
@@ -319,21 +311,11 @@ export class RedisBackend implements HubBackend {
   private renew (keys: string[]): void {
     const ttl = this.options.topicTtl
     if (ttl === undefined || keys.length === 0 || this.cmd.status !== 'ready') return
-    const pipeline = this.cmd.pipeline()
-    for (const key of keys) pipeline.pexpire(key, ttl)
-    pipeline.exec().catch((err: unknown) => {
+    // One command per key (not one pipeline): on a cluster the keys live on several nodes. They
+    // are written back to back all the same.
+    Promise.all(keys.map(async key => await this.cmd.pexpire(key, ttl))).catch((err: unknown) => {
       this.log.debug({ err }, 'fastify-typed-sse: renewing the TTL of followed topics failed; the next renewal retries')
     })
-  }
-
-  /** Waits for wake() (a new feed, the reader back, close), or at most `ms`. */
-  private async idle (ms?: number): Promise<void> {
-    await new Promise<void>(resolve => {
-      this.wake = resolve
-      if (ms !== undefined) this.retryTimer = setTimeout(resolve, ms)
-    })
-    clearTimeout(this.retryTimer)
-    this.wake = undefined
   }
 
   private onError (connection: string, err: Error): void {
@@ -343,46 +325,84 @@ export class RedisBackend implements HubBackend {
     this.log.warn({ err, connection }, 'fastify-typed-sse: the hub lost Redis; publish rejects until it is back')
   }
 
-  private onReaderReady (): void {
+  private onBack (): void {
     if (this.down) this.log.info('fastify-typed-sse: the hub is connected to Redis again')
     this.down = false
-    this.wake?.()
+  }
+
+  /** '1' on a cluster: the scripts then publish what they store for the instances' readers. */
+  private notify (): string {
+    return this.cmd instanceof Cluster ? '1' : ''
   }
 
   /**
-   * Runs `script` by its SHA; when Redis answers NOSCRIPT (a restarted or flushed Redis: the
-   * script did not run), sends its text with EVAL.
+   * Runs `script` by its SHA; when Redis answers NOSCRIPT (a restarted or flushed Redis, or
+   * another node of a cluster: the script did not run), sends its text with EVAL.
    */
-  private async evalScript (script: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+  private async evalScript (script: Script, keys: [string, ...string[]], args: Array<string | number>): Promise<unknown> {
     try {
-      return await this.send('EVALSHA', script.sha, keys.length, ...keys, ...args)
+      return await this.send(keys[0], 'EVALSHA', script.sha, keys.length, ...keys, ...args)
     } catch (err) {
       if (!(err instanceof ReplyError && /^NOSCRIPT/.test((err as Error).message))) throw err
     }
-    return await this.send('EVAL', script.source, keys.length, ...keys, ...args)
+    return await this.send(keys[0], 'EVAL', script.source, keys.length, ...keys, ...args)
   }
 
   /**
-   * Sends a command on the command connection, or rejects with NotSent if it cannot go now. With
-   * the offline queue off, ioredis writes a command to the socket at once when the connection is
-   * ready and writable, and refuses it otherwise: checking the same here is what tells "never
-   * sent" (nothing stored, safe to retry) from "sent, no answer" (outcome unknown).
+   * Sends a command about `key`, or rejects with NotSent if it cannot go now. With the offline
+   * queue off, ioredis writes a command to the socket at once when the connection is ready and
+   * writable, and refuses it otherwise: checking the same here, on the connection the command
+   * will take (on a cluster: that of the master serving the key's slot), is what tells "never
+   * sent" (nothing stored, safe to retry) from "sent, no answer" (outcome unknown). A
+   * connection that is only coming up (a cluster opens its node connections on first use) is
+   * waited for, within the command timeout.
    */
-  private async send (command: string, ...args: Array<string | number>): Promise<unknown> {
-    if (this.cmd.status !== 'ready' || this.cmd.stream?.writable !== true) {
-      throw new NotSent(`the connection to Redis is ${this.cmd.status === 'ready' ? 'not writable' : this.cmd.status}`)
+  private async send (key: string, command: string, ...args: Array<string | number>): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = this.connectionFor(key)
+      if (connection?.status === 'ready' && connection.stream?.writable === true) break
+      const status = connection?.status ?? this.cmd.status
+      const stale = this.cmd instanceof Cluster && this.cmd.status === 'ready' && (connection === undefined || !COMING_UP.has(status))
+      if (attempt > 2 || !(stale || (connection !== undefined && COMING_UP.has(status)))) {
+        throw new NotSent(connection === undefined ? 'no connection to the master serving the key' : `the connection to Redis is ${status === 'ready' ? 'not writable' : status}`)
+      }
+      if (stale) {
+        // The master the slot map names is gone (a failover): ask the cluster who serves it now,
+        // rather than refusing every publish until ioredis's next periodic refresh.
+        await refreshSlots(this.cmd as Cluster, this.options.timeout)
+        continue
+      }
+      if (status === 'wait') connection!.connect().catch(() => {})
+      await untilReady(connection!, this.options.timeout)
     }
-    return await this.cmd.call(command, ...args)
+    // In the same turn as the check: nothing can change the connection in between.
+    const sent = this.cmd.call(command, ...args)
+    if (!(this.cmd instanceof Cluster)) return await sent
+    // A cluster follows redirections (each attempt with its own timeout): the command as a
+    // whole gets `timeout` too. It may still run after that: outcome unknown, as it should be.
+    sent.catch(() => {})
+    return await withTimeout(sent, this.options.timeout, 'Command timed out')
   }
 
-  // A topic's keys: its stream is keyPrefix + name; its idempotency keys add a NUL and the key.
-  // Topic names hold no NUL, so no topic's stream can be another topic's idempotency key.
+  /** The connection a command about `key` is written to now; undefined if a cluster has none. */
+  private connectionFor (key: string): Redis | undefined {
+    if (!(this.cmd instanceof Cluster)) return this.cmd
+    if (this.cmd.status !== 'ready') return undefined
+    const owner = this.cmd.slots[keySlot(key)]?.[0]
+    return this.cmd.nodes('master').find(node => `${node.options.host}:${node.options.port}` === owner)
+  }
+
+  // A topic's stream is keyPrefix{name}: the braces make the name a hash tag, so on a cluster
+  // every key of the topic is in one slot, as the append script needs. Redis hashes a key whole
+  // when its tag is empty, so a name that starts with "}" gets a NUL first: names hold no NUL,
+  // so no two topics share a key. Its idempotency keys add a NUL and the key: no topic's stream
+  // can be another topic's idempotency key.
   private key (topic: string): string {
-    return this.options.keyPrefix + topic
+    return `${this.options.keyPrefix}{${topic.startsWith('}') ? '\0' : ''}${topic}}`
   }
 
   private idempotencyKey (topic: string, key: string): string {
-    return `${this.options.keyPrefix}${topic}\0${key}`
+    return `${this.key(topic)}\0${key}`
   }
 }
 
@@ -391,8 +411,54 @@ class NotSent extends Error {
   override name = 'NotSent'
 }
 
-/** [id, [field, value, ...]] as XRANGE and XREAD return it. */
-type RawEntry = [string, string[]]
+/**
+ * True when Redis surely did not run the command: it was never sent, Redis answered with an
+ * error (a script's error comes before its first write), or a cluster kept redirecting it.
+ */
+function neverRan (err: unknown): boolean {
+  return err instanceof NotSent || err instanceof ReplyError || (err instanceof Error && err.message.startsWith('Too many Cluster redirections'))
+}
+
+/** Resolves when `connection` is ready, closes, or after `ms`. */
+async function untilReady (connection: Redis, ms: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      connection.off('ready', done).off('close', done).off('end', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    connection.once('ready', done).once('close', done).once('end', done)
+  })
+}
+
+async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(message)), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** A URL or a Redis client given for one server must not lead to a cluster node: every read across topics would fail (CROSSSLOT). */
+async function checkNotCluster (cmd: Redis): Promise<void> {
+  const info = await cmd.call('INFO', 'cluster') as string
+  if (/cluster_enabled:1/.test(info)) {
+    throw invalidOption('hub.redis', 'an ioredis Cluster client (new Cluster([{ host, port }])) for a Redis Cluster', 'the address of one of its nodes')
+  }
+}
+
+/** The cluster scripts publish with SPUBLISH: Redis 7.0 or newer, on every master. */
+async function checkClusterVersion (cmd: Cluster): Promise<void> {
+  for (const node of cmd.nodes('master')) {
+    const info = await node.call('INFO', 'server') as string
+    const version = /redis_version:(\d+)\.(\d+)/.exec(info)
+    if (version !== null && Number(version[1]) < 7) {
+      throw invalidOption('hub.redis', 'a Redis Cluster of version 7.0 or newer (the hub reads it with sharded pub/sub)', `version ${version[1]}.${version[2]}`)
+    }
+  }
+}
 
 interface StreamInfo {
   lastId: string
@@ -400,15 +466,6 @@ interface StreamInfo {
   first: RawEntry | undefined
   /** True when entries were dropped (trimmed or deleted): more were added than it holds. */
   trimmed: boolean
-}
-
-function rowToEntry ([id, fields]: RawEntry): Entry {
-  const index = fields.indexOf(FIELD)
-  return toEntry(id, fields[index + 1] ?? '')
-}
-
-function isTombstone ([, fields]: RawEntry): boolean {
-  return fields[0] === DELETED
 }
 
 /** Parses XINFO STREAM's [error, reply]; undefined when the stream does not exist. */
@@ -439,7 +496,10 @@ function minId (maxAge: number): string {
   return `${Date.now() - maxAge}-0`
 }
 
-/** The URL without its password, for messages. */
-function redactUrl (url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@')
+/** What `hub.redis` names, for messages: a URL without its password, or the client's address. */
+function describe (source: string | RedisClientLike): string {
+  if (typeof source === 'string') return source.replace(/\/\/([^@/]*)@/, '//***@')
+  if (source.isCluster) return 'the Redis Cluster'
+  const { host, port, sentinels, name } = source.options as RedisOptions
+  return sentinels != null ? `the master "${name ?? 'mymaster'}" of the Sentinels at ${sentinels.map(s => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(', ')}` : `Redis at ${host ?? '127.0.0.1'}:${port ?? 6379}`
 }
