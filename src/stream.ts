@@ -35,6 +35,7 @@ export const PULLS_PER_TURN = 1024
  */
 export const ERROR_EVENT_MESSAGES = {
   FST_SSE_INVALID_EVENT: 'an invalid event was not sent',
+  FST_SSE_NOT_AN_EVENT: 'a value that is not an event was not sent',
   FST_SSE_UNKNOWN_EVENT: 'an event whose name is not in the event map was not sent',
   FST_SSE_INVALID_FIELD: 'an event whose event name, id, retry or comment is invalid was not sent',
   FST_SSE_UNSERIALIZABLE: 'an event whose data could not be serialized was not sent',

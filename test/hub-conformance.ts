@@ -181,6 +181,30 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     t.equal(response.body(), `id: ${newest}\n\n`, 'an id-only frame: it dispatches nothing, it sets the last event id')
   })
 
+  t.test('a first connection to an empty topic is told "before the first event", so what is published while it is away replays when it comes back', async t => {
+    const { room, port } = await startRoom(t, backend.hub())
+    const first = await rawGet(port, '/rooms/42/events')
+    t.teardown(() => first.close())
+    await first.waitFor(body => body.length > 0, 'the opening id')
+    t.equal(first.body(), 'id: 0\n\n', 'an id-only frame: 0 is "before the first event"')
+    first.close()
+    // Away: the topic gets its first events. Back with the id it was given, it misses none.
+    const published = await publishMany(room, 3)
+    const back = await rawGet(port, '/rooms/42/events', { 'last-event-id': '0' })
+    t.teardown(() => back.close())
+    await back.waitFor(() => back.events.length === 3, 'the events published while it was away')
+    t.same(ids(back), published)
+  })
+
+  t.test('back from "before the first event" after the topic dropped events, a client is told so with a reset', async t => {
+    const { room, port } = await startRoom(t, backend.hub({ retain: 2 }))
+    const published = await publishMany(room, 4)
+    const back = await rawGet(port, '/rooms/42/events', { 'last-event-id': '0' })
+    t.teardown(() => back.close())
+    await back.waitFor(() => back.events.length === 1, 'the reset')
+    t.equal(back.body(), `event: reset\ndata: {"reason":"expired","lastEventId":"0"}\nid: ${published.at(-1)}\n\n`)
+  })
+
   t.test('an id older than what is retained yields a reset event, then live events', async t => {
     const { room, port } = await startRoom(t, backend.hub({ retain: 5 }))
     const published = await publishMany(room, 12)
@@ -233,11 +257,11 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     const response = await rawGet(port, '/rooms/42/events', { 'last-event-id': first! })
     t.teardown(() => response.close())
     await response.waitFor(() => response.events.length === 1, 'the reset')
-    t.same(response.events[0], { event: 'reset', id: '', data: JSON.stringify({ reason: 'unknown', lastEventId: first }) },
-      'nothing is left of it, not even its newest id')
+    t.same(response.events[0], { event: 'reset', id: '0', data: JSON.stringify({ reason: 'unknown', lastEventId: first }) },
+      'nothing is left of it, not even its newest id: the client starts before its first event')
     const next = await room.publish(message('again'))
     await response.waitFor(() => response.events.length === 2, 'the next event')
-    t.same(ids(response), ['', next], 'the topic is used again as if new')
+    t.same(ids(response), ['0', next], 'the topic is used again as if new')
   })
 
   t.test('a subscriber keeps its topic alive; it is dropped topicTtl after the last one leaves', async t => {
@@ -259,7 +283,7 @@ export function hubConformance (t: Test, backend: HubUnderTest): void {
     const late = await rawGet(port, '/rooms/42/events', { 'last-event-id': published[0]! })
     t.teardown(() => late.close())
     await late.waitFor(() => late.events.length === 1, 'the reset')
-    t.same(late.events[0], { event: 'reset', id: '', data: JSON.stringify({ reason: 'unknown', lastEventId: published[0] }) },
+    t.same(late.events[0], { event: 'reset', id: '0', data: JSON.stringify({ reason: 'unknown', lastEventId: published[0] }) },
       'dropped once nobody was subscribed for its TTL')
   })
 

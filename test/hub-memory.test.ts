@@ -85,7 +85,7 @@ t.test('hub options are checked at register, naming the option', async t => {
     [{ idempotencyWindow: 0 }, /option "hub\.idempotencyWindow" must be an integer from 1/],
     [{ onOverflow: 'block' }, /option "hub\.onOverflow" must be one of "close", "drop-oldest", got "block"/],
     [{ redis: 'localhost:6379' }, /option "hub\.redis" must be a Redis URL/],
-    [{ redis: { host: 'localhost' } }, /option "hub\.redis" must be a Redis URL like "redis:\/\/127\.0\.0\.1:6379", or an ioredis Redis or Cluster client, got a object/],
+    [{ redis: { host: 'localhost' } }, /option "hub\.redis" must be a Redis URL like "redis:\/\/127\.0\.0\.1:6379", or an ioredis Redis or Cluster client, got an object/],
     [{ redis: new Redis({ keyPrefix: 'app:', lazyConnect: true }) }, /option "hub\.redis" must be a client without ioredis's keyPrefix option \(set hub\.keyPrefix instead\), got "app:"/],
     [{ keyPrefix: 'app{x}:' }, /option "hub\.keyPrefix" must be a string without "\{" or "\}"/],
     [{ retian: 5 }, /option "hub\.retian" must be one of the known hub options/],

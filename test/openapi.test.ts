@@ -224,10 +224,11 @@ t.test('a hub route documented with sseResponseSchema(events, { topic }) lists t
     type: 'object',
     properties: {
       reason: { anyOf: [{ type: 'string', enum: ['expired'] }, { type: 'string', enum: ['unknown'] }] },
-      lastEventId: { type: 'string' }
+      lastEventId: { type: 'string' },
+      topic: { type: 'string' }
     },
     required: ['reason', 'lastEventId']
-  }, 'data is HubResetSchema')
+  }, 'data is HubResetSchema (with `topic`, set on streams of several topics)')
   t.match(reset?.description, /can no longer be resumed/)
   const untyped: Array<Record<string, any>> = pathsOf(app)['/rooms/{id}']?.get?.responses['200'].content['text/event-stream'].schema.oneOf
   t.same(untyped.map(item => item.title), ['event', 'reset'])

@@ -74,7 +74,7 @@ t.test('error-event sends a fixed message per code: what went wrong in detail is
     frame({ code: 'FST_SSE_UNSERIALIZABLE', message: 'an event whose data could not be serialized was not sent', event: 'row' }),
     frame({ code: 'FST_SSE_INVALID_FIELD', message: 'an event whose event name, id, retry or comment is invalid was not sent' }),
     frame({ code: 'FST_SSE_INVALID_FIELD', message: 'an event whose event name, id, retry or comment is invalid was not sent' }),
-    frame({ code: 'FST_SSE_INVALID_EVENT', message: 'an invalid event was not sent' }),
+    frame({ code: 'FST_SSE_NOT_AN_EVENT', message: 'a value that is not an event was not sent' }),
     'event: unknown-name\ndata: 3\n\n',
     'data: ok\n\n'
   ].join(''))

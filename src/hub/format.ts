@@ -9,17 +9,28 @@ import { decodePositions, encodeKeys } from './position.js'
 import { HUB_RESET_EVENT, type HubResetData } from './reset.js'
 import type { IdFormat, Positions, Resume } from './subscriber.js'
 
+/**
+ * What a stream of one topic says before the topic's first event: the client resumes from the
+ * start, and if the topic has dropped events since (more were published than it retains), it is
+ * told so with a reset. `0-0`, by contrast, asks for whatever is still retained, with no reset.
+ */
+export const BEFORE_FIRST_EVENT = '0'
+
 /** One topic: its ids as they are; `0-0` resumes from its oldest retained event. */
 export const singleTopicIds: IdFormat = {
   resume (lastEventId) {
     if (lastEventId === undefined) return [{ kind: 'policy' }]
+    if (lastEventId === BEFORE_FIRST_EVENT) return [{ kind: 'after', position: START, shown: lastEventId, strict: true }]
     return [{ kind: 'after', position: lastEventId, shown: lastEventId }]
   },
   entry: entry => entry.frame,
-  // `id:` moves the client's last event id to the head (or clears it when the topic is empty),
-  // so its next reconnect resumes from there instead of asking for the lost id again.
+  // `id:` moves the client's last event id to the head (or, on an empty topic, to "before the
+  // first event"), so its next reconnect resumes from there instead of asking for the lost id
+  // again.
   reset: (data, _topic, positions) => resetFrame(data, only(positions)),
-  opening: positions => only(positions) === '' ? undefined : idFrame(only(positions))
+  // A first connection is told where it is, so that its first reconnect resumes from there even
+  // when no event came in between: on an empty topic, from before the first event.
+  opening: positions => idFrame(only(positions))
 }
 
 /**
@@ -62,10 +73,10 @@ export function multiTopicIds (names: readonly string[], tags: readonly string[]
   }
 }
 
-/** The one topic's position as its id line says it: empty (no id yet) for START. */
+/** The one topic's position as its id line says it. */
 function only (positions: Positions): string {
   const { position } = positions()[0]!
-  return position === START ? '' : position
+  return position === START ? BEFORE_FIRST_EVENT : position
 }
 
 function resetFrame (data: HubResetData, id: string | undefined): EncodedFrame {

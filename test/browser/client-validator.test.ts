@@ -21,7 +21,7 @@ t.test('the page loads the validator chunk only to validate, and checks events w
 
   const checked = await runInPage(page, '/s', { map: 'ticks', reconnect: false }, { events: 2, ms: 10_000 })
   t.same(checked.events.map(e => e.data), [{ n: 1 }])
-  t.match(checked.error, { code: 'FST_SSE_CLIENT_INVALID_EVENT', message: 'fastify-typed-sse/client: event "tick" has invalid data at "/n": Expected integer' })
+  t.match(checked.error, { code: 'FST_SSE_CLIENT_INVALID_EVENT', message: 'fastify-typed-sse/client: event "tick" has invalid data at "/n": must be integer' })
   t.equal(scripts.filter(path => /\/validator-[^/]+\.js$/.test(path)).length, 1, 'validating loaded the validator chunk')
 })
 

@@ -26,7 +26,7 @@ const mixed = { tick: tick0, reset: HubResetSchema, message: Type.String() }
 export type MixedTick = Expect<Equal<DataOf<typeof mixed, 'tick'>, Tick>>
 export type MixedReset = Expect<Equal<DataOf<typeof mixed, 'reset'>, HubResetData>>
 export type MixedMessage = Expect<Equal<DataOf<typeof mixed, 'message'>, string>>
-export type ResetData = Expect<Equal<HubResetData, { reason: 'expired' | 'unknown', lastEventId: string }>>
+export type ResetData = Expect<Equal<HubResetData, { reason: 'expired' | 'unknown', lastEventId: string, topic?: string }>>
 
 // Plain JSON Schema written `as const` is read by TypeBox 1's Static too.
 export const plain = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } as const
