@@ -51,5 +51,6 @@ while (!/data: \{"n":7\}\nid: [^\n]+\n\n/.test(text)) {
   text += value
 }
 await reader.cancel()
-console.log(`/room ${response.status} ${JSON.stringify(text.split('\n').filter(line => !line.startsWith('id:')).join('\n'))}`)
+// The stream opens with an id-only frame (where the client resumes from), then the event.
+console.log(`/room ${response.status} ${JSON.stringify(text.replace(/^id: [^\n]*\n\n/, '').split('\n').filter(line => !line.startsWith('id:')).join('\n'))}`)
 await app.close()
