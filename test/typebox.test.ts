@@ -19,6 +19,7 @@ import { HubResetSchema, InvalidEventError } from '../src/index.js'
 import { sseClient } from '../src/client/index.js'
 import { startApp } from './helpers/server.js'
 import { rawGet } from './helpers/raw.js'
+import { ensureBuilt } from './helpers/built.js'
 
 // The same map, written once with each major.
 const majors = {
@@ -128,11 +129,13 @@ t.test('a hub topic typed by a TypeBox 1 map checks each publish and delivers to
   })
   const response = await rawGet(port, '/news')
   t.equal(response.status, 200)
+  // A first connection to an empty topic is told id 0, "before the first event".
+  await response.waitFor(body => body === 'id: 0\n\n', 'the opening id')
   const topic = app.sse.topic('news', { events })
   await t.rejects(topic.publish({ event: 'tick', data: { n: 'x', tags: [] } as never }), { code: 'FST_SSE_INVALID_EVENT', path: '/n' })
   const id = await topic.publish({ event: 'tick', data: { n: 7, tags: ['z'] } })
-  await response.waitFor(body => body.includes('\n\n'), 'the event')
-  t.equal(response.body(), `event: tick\ndata: {"n":7,"tags":["z"]}\nid: ${id}\n\n`)
+  await response.waitFor(body => body.includes('event: tick'), 'the event')
+  t.equal(response.body(), `id: 0\n\nevent: tick\ndata: {"n":7,"tags":["z"]}\nid: ${id}\n\n`)
   response.close()
 })
 
@@ -203,6 +206,7 @@ t.test('a CommonJS app require()s the plugin and TypeBox 1 (an ES module) from i
   // A folder outside the repository with its own node_modules, as an installed app has: the plugin
   // resolves through its package.json "exports" to dist/cjs, which loads `typebox` with Node's
   // require(esm) (unflagged from Node 20.19 and 22.12: the engines range).
+  await ensureBuilt()
   const dir = await mkdtemp(join(tmpdir(), 'fastify-typed-sse-cjs-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const root = fileURLToPath(new URL('..', import.meta.url))
