@@ -5,7 +5,8 @@
 // installed copy is) and the libraries the blocks use to ours. Then:
 //
 //   - one TypeScript 6 program and one TypeScript 7 program type-check all of the blocks, with
-//     the settings a new app has (`strict`, `module: nodenext`);
+//     the settings a new app has (`tsc --init`'s: `strict`, `module: nodenext`,
+//     `exactOptionalPropertyTypes`, `noUncheckedIndexedAccess`, `verbatimModuleSyntax`);
 //   - blocks marked `run=<path>` are run: the JavaScript TypeScript 6 emitted is imported, the
 //     block's `app` listens on a free port, and one real request to <path> must answer 200 with
 //     `text/event-stream` and a first frame, which is printed; then the app is closed.
@@ -123,6 +124,8 @@ export const events = {
 `
 }
 
+// What `tsc --init` writes under TypeScript 6 (strict, nodenext, and the stricter checks it now
+// turns on), with Node's types, which an app using `node:` modules installs.
 const tsconfig = {
   compilerOptions: {
     target: 'es2022',
@@ -130,6 +133,12 @@ const tsconfig = {
     module: 'nodenext',
     moduleResolution: 'nodenext',
     strict: true,
+    noUncheckedIndexedAccess: true,
+    exactOptionalPropertyTypes: true,
+    verbatimModuleSyntax: true,
+    isolatedModules: true,
+    noUncheckedSideEffectImports: true,
+    moduleDetection: 'force',
     skipLibCheck: true,
     types: ['node'],
     outDir: 'out'
