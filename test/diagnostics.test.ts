@@ -65,12 +65,12 @@ t.test('a subscriber to every documented channel sees each message kind, with it
 
   // Publishes in one turn reach the subscribers' queues before any stream takes from them: the
   // third finds each queue (queueSize: 2) full, and its stream ends.
-  for (let n = 0; n < 3; n++) void room.publish(tick(n))
+  const burst = [0, 1, 2].map(async n => await room.publish(tick(n)))
   t.same(of(SSE_CHANNELS.hubOverflow), [
     { topic: 'room', policy: 'close', queueSize: 2 },
     { topic: 'room', policy: 'close', queueSize: 2 }
   ])
-  await Promise.all([resumed.ended, expired.ended])
+  await Promise.all([...burst, resumed.ended, expired.ended])
   await until(() => of(SSE_CHANNELS.streamEnd).length === 4, 'the ends of the overflowed streams')
   t.same(of(SSE_CHANNELS.streamEnd).slice(2).map(end => [end.route, end.reason]), [['GET /room', 'overflow'], ['GET /room', 'overflow']])
 
