@@ -54,3 +54,39 @@ t.test('an invalid endLogLevel fails register, naming the option and the levels'
   })
   await t.rejects(startApp(t, () => {}, { plugin: { endLogLevel: true as never } }), { code: 'FST_SSE_INVALID_OPTION' })
 })
+
+t.test('the line says why: an invalid event under onInvalidEvent close, a deleted topic, a stalled client, the server closing', async t => {
+  const { app, port, logs } = await startApp(t, app => {
+    app.get('/invalid', (_request, reply) => reply.sse([{ data: 'a' }, 42 as never], { onInvalidEvent: 'close' }))
+    const room = app.sse.topic('room')
+    app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
+    app.get('/endless', (_request, reply) => reply.sse(function * () { for (;;) yield { data: 'x'.repeat(1000) } }, { writeTimeout: 300 }))
+    app.get('/wait', { sse: true }, async function * (_request, _reply, { signal }) {
+      yield { data: 'hello' }
+      await new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))
+    })
+  })
+  const reasonOf = (url: string): unknown => {
+    const reqId = logs.find(line => line.msg === 'incoming request' && (line.req as { url: string }).url === url)?.reqId
+    return logs.find(line => line.msg === 'stream ended' && line.reqId === reqId)?.reason
+  }
+  await (await rawGet(port, '/invalid')).ended
+  t.equal(reasonOf('/invalid'), 'invalid-event')
+
+  const room = await rawGet(port, '/room')
+  await room.waitFor(body => body.startsWith('id: '), 'the opening id')
+  await app.sse.topic('room').delete()
+  await room.ended
+  t.equal(reasonOf('/room'), 'topic-deleted')
+
+  const stalled = await rawGet(port, '/endless')
+  stalled.socket.pause()
+  await until(() => reasonOf('/endless') !== undefined, 'the stalled stream to be dropped')
+  t.equal(reasonOf('/endless'), 'write-timeout')
+  stalled.close()
+
+  const waiting = await rawGet(port, '/wait')
+  await waiting.waitFor(() => waiting.events.length === 1, 'the first event')
+  await app.close()
+  t.equal(reasonOf('/wait'), 'server-closing')
+})
