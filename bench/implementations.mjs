@@ -5,6 +5,11 @@
 export const allImplementations = [
   { key: 'typed', label: '**fastify-typed-sse**', file: 'typed-sse.mjs', env: { VALIDATE: '1' } },
   { key: 'typed-novalidate', label: 'fastify-typed-sse, `validate: false`', file: 'typed-sse.mjs', env: { VALIDATE: '0' } },
+  // What observability costs once something listens: the same server with a no-op subscriber on
+  // every diagnostics channel (`typed` has none: the cost of the channels unheard). Only in the
+  // scenarios where the channels are on the path: events in a stream, and streams opening and
+  // ending.
+  { key: 'typed-traced', label: 'fastify-typed-sse, a no-op subscriber on every diagnostics channel', file: 'typed-sse.mjs', env: { VALIDATE: '1', TRACED: '1' }, scenarios: ['throughput', 'churn'] },
   { key: 'fastify-sse', label: '@fastify/sse', file: 'fastify-sse.mjs', peer: true },
   { key: 'fastify-sse-v2', label: 'fastify-sse-v2', file: 'fastify-sse-v2.mjs', peer: true },
   { key: 'better-sse', label: 'better-sse', file: 'better-sse.mjs', peer: true },

@@ -186,7 +186,7 @@ try {
     for (const scenario of scenarios) {
       if (scenario.scale && round >= config.scaleRounds) continue
       // Alternate the order every round, so no implementation always runs first or last.
-      const impls = scenario.impls
+      const impls = scenario.impls.filter(i => i.scenarios === undefined || i.scenarios.includes(scenario.name.split('-')[0]))
       const order = impls.slice(round % impls.length).concat(impls.slice(0, round % impls.length))
       if (round % 2 === 1) order.reverse()
       if (scenario.withCeiling && (onlyImpls === undefined || onlyImpls.includes('ceiling'))) order.push(ceiling)

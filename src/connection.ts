@@ -14,6 +14,8 @@ export class Connection {
   readonly lastEventId: string | undefined
   /** True after a write the socket could not take at once, until it drains. */
   needsDrain = false
+  /** True once the write timeout dropped the connection (a stream end's reason). */
+  stalled = false
   /** Called when the socket has drained. */
   ondrain: (() => void) | undefined
   /** Called once when the stream is over, whoever ended it. */
@@ -173,6 +175,7 @@ export class Connection {
     }
     this.request.log.warn({ writeTimeout: this.writeTimeout, pending },
       'fastify-typed-sse: the client took nothing for writeTimeout ms while data waited; its connection was closed')
+    this.stalled = true
     this.abort(new Error(`the client took nothing for ${this.writeTimeout} ms (writeTimeout)`))
     this.raw.destroy()
   }

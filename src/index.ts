@@ -14,6 +14,7 @@ import { defaults, resolveStreamOptions, type SseReplyOptions, type SseStreamOpt
 import { sseRouteHook } from './route.js'
 import { StreamRegistry } from './registry.js'
 import { startStream } from './stream.js'
+import type { SseStats, SseStatsApi } from './stats.js'
 
 /** Options of `fastify.register(ssePlugin, options)`: defaults for every stream, and the hub. */
 export interface SsePluginOptions extends SseStreamOptions {
@@ -37,7 +38,8 @@ const plugin: FastifyPluginAsync<SsePluginOptions> = async function ssePlugin (f
   const hub = await createHub(options.hub, fastify.log, { maxLastEventIdLength: resolved.maxLastEventIdLength })
   // What the documents are built from: the SSE routes, and the topics created while building.
   const catalog = new StreamCatalog(fastify)
-  fastify.decorate('sse', { ...catalog.recordTopics(hub.api), ...sseDocuments(catalog) })
+  const stats = (): SseStats => ({ streams: registry.stats(), hub: hub.stats() })
+  fastify.decorate('sse', { ...catalog.recordTopics(hub.api), ...sseDocuments(catalog), stats })
   // onClose runs after preClose has ended the open streams: then subscriptions and Redis go.
   fastify.addHook('onClose', () => hub.close())
 
@@ -58,7 +60,13 @@ export const ssePlugin = fp(plugin, { fastify: '5.x', name: 'fastify-typed-sse' 
 export default ssePlugin
 
 export type { ControlFrame, EventIterable, EventMap, EventSchema, FrameFields, MapEvent, SseContext, SseEvent, SseGenerator, SseSource, StaticOf, UntypedEvent } from './events.js'
-export type { InvalidEventPolicy, SourceErrorPolicy, SseReplyOptions, SseStreamOptions } from './options.js'
+export type { EndLogLevel, InvalidEventPolicy, SourceErrorPolicy, SseReplyOptions, SseStreamOptions } from './options.js'
+export {
+  SSE_CHANNELS, type SseHubBackendMessage, type SseHubOverflowMessage, type SseHubPublishMessage, type SseHubReplayMessage,
+  type SseHubResetMessage, type SseInvalidEventMessage, type SseSourceErrorMessage, type SseStreamEndMessage,
+  type SseStreamEndReason, type SseStreamMessage, type SseStreamStartMessage
+} from './diagnostics.js'
+export type { HubBackendState, SseHubLag, SseHubStats, SseStats, SseStatsApi, SseStreamStats } from './stats.js'
 export type { SseErrorData } from './stream.js'
 export type { SseRouteOption } from './route.js'
 export { InvalidEventError, isSseError, SseError, type SseErrorCode } from './errors.js'
@@ -88,9 +96,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * The broadcast hub: `fastify.sse.topic(name, { events })` to publish and subscribe; and
-     * `fastify.sse.asyncapi()`, the AsyncAPI document of the app's streams.
+     * `fastify.sse.asyncapi()`, the AsyncAPI document of the app's streams; and
+     * `fastify.sse.stats()`, a snapshot of the open streams and the hub.
      */
-    sse: SseHub & SseDocuments
+    sse: SseHub & SseDocuments & SseStatsApi
   }
 
   interface FastifyReply {

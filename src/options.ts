@@ -19,6 +19,9 @@ export type SourceErrorPolicy =
   /** Log it, send an `error` event saying the stream failed, then end the stream. */
   | 'error-event'
 
+/** A pino level for the line logged when a stream ends, or `false` (or `'silent'`) for none. */
+export type EndLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' | false
+
 /** Options of one stream; set as plugin defaults at `register` or per call of `reply.sse()`. */
 export interface SseStreamOptions {
   /**
@@ -78,6 +81,15 @@ export interface SseStreamOptions {
    * @defaultValue undefined (no limit)
    */
   maxStreams?: number | undefined
+  /**
+   * Level of the one line logged on `request.log` when a stream that started ends: `stream
+   * ended` with `{ reason, durationMs, events, bytes }` (see `SseStreamEndMessage`), so it
+   * carries the request id like Fastify's `request completed`. `false` or `'silent'`: no line.
+   * (Not `logLevel`, which is Fastify's route option and sets the level of the request's logger,
+   * which this line still obeys.)
+   * @defaultValue 'info'
+   */
+  endLogLevel?: EndLogLevel
 }
 
 /** Options of `reply.sse()`: the stream options plus the event map that types and checks it. */
@@ -96,6 +108,7 @@ export interface ResolvedStreamOptions {
   maxLastEventIdLength: number
   writeTimeout: number
   maxStreams: number | undefined
+  endLogLevel: Exclude<EndLogLevel, 'silent'>
 }
 
 export const defaults: ResolvedStreamOptions = {
@@ -107,7 +120,8 @@ export const defaults: ResolvedStreamOptions = {
   onSourceError: 'close',
   maxLastEventIdLength: 256,
   writeTimeout: 30_000,
-  maxStreams: undefined
+  maxStreams: undefined,
+  endLogLevel: 'info'
 }
 
 /** What a subscriber's queue does when its client falls too far behind. */
@@ -249,6 +263,13 @@ function isRedisClient (value: unknown): value is RedisClientLike {
   return typeof client.isCluster === 'boolean' && typeof client.duplicate === 'function' && typeof client.options === 'object' && client.options !== null
 }
 
+const LOG_LEVELS: ReadonlyArray<Exclude<EndLogLevel, false>> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const endLogLevel: Check<Exclude<EndLogLevel, 'silent'>> = (name, value) => {
+  if (value === false || value === 'silent') return false
+  if (!LOG_LEVELS.includes(value as Exclude<EndLogLevel, false>)) throw invalidOption(name, `one of ${LOG_LEVELS.map(l => `"${l}"`).join(', ')}, or false`, value)
+  return value as Exclude<EndLogLevel, 'silent' | false>
+}
+
 const streamSpec: Spec<ResolvedStreamOptions> = {
   heartbeatInterval: integer(0, 2 ** 31 - 1),
   retry: unsettable(integer(0, Number.MAX_SAFE_INTEGER)),
@@ -258,7 +279,8 @@ const streamSpec: Spec<ResolvedStreamOptions> = {
   onSourceError: oneOf<SourceErrorPolicy>(['close', 'error-event']),
   maxLastEventIdLength: integer(0, Number.MAX_SAFE_INTEGER),
   writeTimeout: integer(0, 2 ** 31 - 1),
-  maxStreams: integer(1, Number.MAX_SAFE_INTEGER)
+  maxStreams: integer(1, Number.MAX_SAFE_INTEGER),
+  endLogLevel
 }
 
 const hubSpec: Spec<ResolvedHubOptions> = {

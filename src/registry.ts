@@ -3,6 +3,7 @@
 // starting counts too: it holds a socket, and close() must not miss it.
 import type { FastifyRequest } from 'fastify'
 import { tooManyStreams } from './errors.js'
+import { counts, StreamCounters, type SseStreamStats } from './stats.js'
 
 /** A stream as the registry sees it, starting or running. */
 export interface TrackedStream {
@@ -13,6 +14,12 @@ export interface TrackedStream {
   close (): Promise<void>
   /** Drops the connection if the response has not finished: a client that does not read. */
   destroy (): void
+  /** `METHOD url-pattern` once its response has started; undefined before. */
+  readonly route: string | undefined
+  /** Events sent so far. */
+  readonly events: number
+  /** Bytes written so far. */
+  readonly bytes: number
 }
 
 /** The `Retry-After` (seconds) of a 503 when a limit is reached. */
@@ -24,6 +31,8 @@ const NO_ROUTE = {}
 export class StreamRegistry {
   /** True once `fastify.close()` has begun: a stream that starts now ends at once. */
   closing = false
+  /** What stats() adds up; streams count their own events and bytes until they end. */
+  readonly counters = new StreamCounters()
   private readonly streams = new Map<TrackedStream, object>()
   private readonly perRoute = new WeakMap<object, number>()
 
@@ -51,6 +60,32 @@ export class StreamRegistry {
     if (route === undefined) return
     this.streams.delete(stream)
     this.perRoute.set(route, this.perRoute.get(route)! - 1)
+  }
+
+  /** The streams part of `fastify.sse.stats()`: walks the live streams once, copying nothing. */
+  stats (): SseStreamStats {
+    const { counters } = this
+    let open = 0
+    let events = counters.events
+    let bytes = counters.bytes
+    const openByRoute = counts()
+    for (const stream of this.streams.keys()) {
+      const route = stream.route
+      if (route === undefined) continue
+      open++
+      openByRoute[route] = (openByRoute[route] ?? 0) + 1
+      events += stream.events
+      bytes += stream.bytes
+    }
+    return {
+      open,
+      openByRoute,
+      events,
+      bytes,
+      invalidEvents: counters.invalidEvents,
+      sourceErrors: counters.sourceErrors,
+      ended: { ...counters.ended }
+    }
   }
 
   /**

@@ -8,6 +8,9 @@ import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } fro
 import { createEventEncoder, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
 import type { StreamRegistry, TrackedStream } from './registry.js'
+import {
+  END_REASON, invalidEventChannel, sourceErrorChannel, streamEndChannel, streamStartChannel, type SseStreamEndReason
+} from './diagnostics.js'
 
 /** The JSON sent as `data` of an `error` event under the `error-event` policies. */
 export interface SseErrorData {
@@ -92,9 +95,19 @@ export class SseStream implements TrackedStream {
   private cleanup: Promise<void> | undefined
   private readonly log: FastifyBaseLogger
   private readonly conn: Connection
+  // Observability (stats(), diagnostics channels, the end log line): plain fields, counted here.
+  /** `METHOD url-pattern`, set when the response starts: the stream then counts as open. */
+  route: string | undefined
+  /** Events sent (the source's; not heartbeats, `retry:` or error events). */
+  events = 0
+  /** Bytes written (UTF-8). */
+  bytes = 0
+  private openedAt = 0
+  /** Why it ends, when the stream decides it; unset, the client left (or stalled). */
+  private reason: SseStreamEndReason | undefined
 
   constructor (
-    request: FastifyRequest,
+    private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
     private readonly encode: EventEncoder,
     private readonly options: ResolvedStreamOptions,
@@ -172,8 +185,10 @@ export class SseStream implements TrackedStream {
    * was starting. An open connection gets an empty stream, so an EventSource reconnects.
    */
   private endEarly (): void {
+    this.reason ??= this.registry.closing ? 'server-closing' : 'client-gone'
     if (!this.conn.closed && !this.reply.sent) {
       this.conn.open()
+      this.opened()
       this.conn.end()
     } else if (!this.reply.sent) {
       // Nobody to answer; Fastify must not try to send anything either.
@@ -190,6 +205,7 @@ export class SseStream implements TrackedStream {
       this.stop()
       throw err
     }
+    this.opened()
     this.running = true
     this.lastWrite = Date.now()
     if (options.retry !== undefined) this.push(encodeFrame({ retry: options.retry }))
@@ -229,11 +245,18 @@ export class SseStream implements TrackedStream {
         if (conn.closed) return
         if (result.done === true) {
           this.iterating = false
+          // A hub subscriber says why it ended (overflow, topic deleted).
+          this.reason ??= (this.iterator as { [END_REASON]?: SseStreamEndReason })[END_REASON] ?? 'source-done'
           return
         }
         const frame = this.encode(result.value as UntypedEvent)
-        if (typeof frame === 'string') this.push(frame)
-        else if (!this.invalidEvent(frame)) return
+        if (typeof frame === 'string') {
+          this.push(frame)
+          this.events++
+        } else if (!this.invalidEvent(frame)) {
+          this.reason ??= 'invalid-event'
+          return
+        }
       }
     } finally {
       this.end()
@@ -242,6 +265,7 @@ export class SseStream implements TrackedStream {
 
   /** Ends the stream from outside (server closing); resolves once the source has cleaned up and the response is over. */
   close (): Promise<void> {
+    this.reason ??= 'server-closing'
     try {
       if (this.running) this.end()
       else this.endEarly()
@@ -268,6 +292,7 @@ export class SseStream implements TrackedStream {
     this.stopped = true
     clearTimeout(this.heartbeat)
     this.registry.release(this)
+    if (this.route !== undefined) this.ended()
     this.conn.abort(new Error('the stream was stopped'))
     this.interrupt?.(STOPPED)
     if (this.iterating && typeof this.iterator?.return === 'function') {
@@ -279,6 +304,26 @@ export class SseStream implements TrackedStream {
           this.log.error({ err }, 'fastify-typed-sse: the source threw while cleaning up')
         })
     }
+  }
+
+  /** The response has started: the stream counts as open (stats), and the channel is told. */
+  private opened (): void {
+    const { request } = this
+    const route = `${request.method} ${request.routeOptions.url ?? '(no route)'}`
+    this.route = route
+    this.openedAt = Date.now()
+    if (streamStartChannel.hasSubscribers) streamStartChannel.publish({ request, route, lastEventId: this.conn.lastEventId })
+  }
+
+  /** The stream that started is over: counted, told to the channel, and logged in one line. */
+  private ended (): void {
+    const reason = this.reason ?? (this.conn.stalled ? 'write-timeout' : 'client-gone')
+    const { events, bytes } = this
+    const durationMs = Date.now() - this.openedAt
+    this.registry.counters.recordEnd(reason, events, bytes)
+    if (streamEndChannel.hasSubscribers) streamEndChannel.publish({ request: this.request, route: this.route!, reason, durationMs, events, bytes })
+    const level = this.options.endLogLevel
+    if (level !== false) this.log[level]({ reason, durationMs, events, bytes }, 'stream ended')
   }
 
   private end (): void {
@@ -322,6 +367,7 @@ export class SseStream implements TrackedStream {
 
   private writeBatch (): void {
     if ((this.measured === '' && this.unmeasured === '') || this.conn.closed) return
+    this.bytes += this.measuredBytes + Buffer.byteLength(this.unmeasured)
     this.conn.write(this.measured + this.unmeasured)
     this.measured = ''
     this.unmeasured = ''
@@ -336,7 +382,10 @@ export class SseStream implements TrackedStream {
       const idle = Date.now() - this.lastWrite
       if (idle >= interval) {
         // A heartbeat only matters on a quiet line; a draining socket is not quiet.
-        if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) this.conn.write(HEARTBEAT)
+        if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) {
+          this.conn.write(HEARTBEAT)
+          this.bytes += HEARTBEAT.length
+        }
         this.lastWrite = Date.now()
         this.armHeartbeat(interval)
       } else {
@@ -350,6 +399,12 @@ export class SseStream implements TrackedStream {
   private invalidEvent (error: SseError): boolean {
     const policy = this.options.onInvalidEvent
     this.log.error({ err: error }, 'fastify-typed-sse: an invalid event was not sent')
+    this.registry.counters.invalidEvents++
+    if (invalidEventChannel.hasSubscribers) {
+      invalidEventChannel.publish({
+        request: this.request, route: this.route!, code: error.code, event: 'event' in error ? error.event : undefined, path: 'path' in error ? error.path : undefined, error
+      })
+    }
     if (policy === 'close') return false
     if (policy === 'error-event') {
       const code = error.code as keyof typeof ERROR_EVENT_MESSAGES
@@ -365,6 +420,9 @@ export class SseStream implements TrackedStream {
     this.iterating = false
     const error = sourceFailed(err)
     this.log.error({ err: error }, 'fastify-typed-sse: the source threw after the stream started')
+    this.reason ??= 'error'
+    this.registry.counters.sourceErrors++
+    if (sourceErrorChannel.hasSubscribers) sourceErrorChannel.publish({ request: this.request, route: this.route!, error })
     if (this.options.onSourceError === 'error-event') {
       this.push(errorFrame({ code: error.code, message: ERROR_EVENT_MESSAGES.FST_SSE_SOURCE_FAILED }))
     }

@@ -3,8 +3,10 @@
 // the check off (the serializers stay). HUB_REDIS=redis://… puts the hub on Redis (KEY_PREFIX
 // names the run's streams, so instances of one run share topics and runs do not); RETAIN sets how
 // many events a topic keeps for replay, QUEUE_SIZE how many a subscriber may have queued.
+// TRACED=1 subscribes a no-op to every diagnostics channel of the plugin: the cost of being listened to.
 import Fastify from 'fastify'
-import ssePlugin from 'fastify-typed-sse'
+import { subscribe } from 'node:diagnostics_channel'
+import * as plugin from 'fastify-typed-sse'
 import { aborted, counters, HEARTBEAT_MS, Inbox, LargeEvent, listenPort, makeEvent, serve, SmallEvent, streamParams } from './shared.mjs'
 
 const validate = process.env.VALIDATE !== '0'
@@ -15,6 +17,14 @@ const hub = {
   ...(redis === undefined ? {} : { redis, keyPrefix: process.env.KEY_PREFIX ?? 'bench:' }),
   ...(process.env.RETAIN === undefined ? {} : { retain: Number(process.env.RETAIN) }),
   ...(process.env.QUEUE_SIZE === undefined ? {} : { queueSize: Number(process.env.QUEUE_SIZE) })
+}
+
+const ssePlugin = plugin.default
+const traced = process.env.TRACED === '1'
+if (traced) {
+  if (plugin.SSE_CHANNELS === undefined) throw new Error('TRACED=1: this build of the plugin has no diagnostics channels')
+  const noop = () => {}
+  for (const name of Object.values(plugin.SSE_CHANNELS)) subscribe(name, noop)
 }
 
 const app = Fastify()
@@ -105,7 +115,7 @@ async function publishBurst ({ count, inFlight }) {
 }
 
 await app.listen({ port: listenPort, host: '127.0.0.1' })
-const name = `fastify-typed-sse${validate ? '' : ', validate: false'}${topic === undefined ? '' : redis === undefined ? ', memory hub' : ', Redis hub'}`
+const name = `fastify-typed-sse${validate ? '' : ', validate: false'}${traced ? ', traced' : ''}${topic === undefined ? '' : redis === undefined ? ', memory hub' : ', Redis hub'}`
 await serve({
   name,
   port: app.server.address().port,

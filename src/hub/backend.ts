@@ -11,6 +11,7 @@
 // keeps nothing, not even its newest id: reads after its old ids find it `unknown`, and appends
 // start it afresh, with ids that still increase.
 import { encodedFrame, type EncodedFrame } from '../wire.js'
+import type { HubBackendState, LagMeter } from '../stats.js'
 
 /** One stored event: its id and its whole wire frame, `id:` line included. */
 export interface Entry {
@@ -110,6 +111,10 @@ export interface HubBackend {
   delete (topic: string): Promise<void>
   /** Stops feeds and closes connections. Appends and reads after it reject. */
   close (): Promise<void>
+  /** For stats(): whether the store is reachable. */
+  readonly state: HubBackendState
+  /** For stats(): the lag of entries read from a shared store, if the backend measures it. */
+  readonly lag?: LagMeter | undefined
 }
 
 // Ids have the Redis Streams shape `<milliseconds>-<sequence>` on both backends: they increase

@@ -11,6 +11,7 @@ import { multiTopicIds } from './format.js'
 import { CHARACTERS_PER_TOPIC, maxTopics } from './position.js'
 import type { StartPolicy, Subscriber } from './subscriber.js'
 import { checkSubscribeOptions, subscribeSource, Topic, type SseTopic, type TopicContext, type TopicOptions, type TopicSource } from './topic.js'
+import { counts, HubCounters, type SseHubStats } from '../stats.js'
 
 /** A topic of a merged stream: the topic itself, or the topic with a filter of its own. */
 export type MergedTopic<M extends EventMap = EventMap> = SseTopic<M> | {
@@ -53,6 +54,8 @@ export interface SseHub {
 
 export interface Hub {
   api: SseHub
+  /** The hub part of `fastify.sse.stats()`. */
+  stats (): SseHubStats
   close (): Promise<void>
 }
 
@@ -91,6 +94,7 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
     options: resolved,
     log,
     subscribers: new Set<Subscriber>(),
+    counters: new HubCounters(),
     checkOpen () {
       if (closed) throw hubClosed()
     }
@@ -112,6 +116,32 @@ export async function createHub (options: HubOptions | undefined, log: FastifyBa
           () => multiTopicIds(names, tags, streams.maxLastEventIdLength, log))
       }
     } as SseHub,
+    stats () {
+      const byTopic = counts()
+      let topics = 0
+      let longestQueue = 0
+      for (const subscriber of context.subscribers) {
+        if (subscriber.queued > longestQueue) longestQueue = subscriber.queued
+        for (const { topic } of subscriber.topics) {
+          const count = byTopic[topic.name]
+          if (count === undefined) topics++
+          byTopic[topic.name] = (count ?? 0) + 1
+        }
+      }
+      const { published, overflows, resets } = context.counters
+      return {
+        backend: resolved.redis === undefined ? 'memory' : 'redis',
+        state: backend.state,
+        topics,
+        subscribers: context.subscribers.size,
+        subscribersByTopic: byTopic,
+        longestQueue,
+        published,
+        overflows,
+        resets,
+        lag: backend.lag?.snapshot()
+      }
+    },
     async close () {
       if (closed) return
       closed = true

@@ -2,6 +2,7 @@
 // count on append and by age whenever it is touched. Idle topics are dropped by one timer (unref'd,
 // cleared on close) set for the next topic due to expire.
 import { hubClosed } from '../errors.js'
+import type { HubBackendState } from '../stats.js'
 import { type AppendOptions, compareIds, parseId, START, type Entry, type Follow, type HubBackend, toEntry, type LiveListener, type ReadResult } from './backend.js'
 
 interface Log {
@@ -51,6 +52,10 @@ export class MemoryBackend implements HubBackend {
   private closed = false
 
   constructor (private readonly options: MemoryBackendOptions) {}
+
+  get state (): HubBackendState {
+    return this.closed ? 'closed' : 'up'
+  }
 
   async append (topic: string, frame: string, options?: AppendOptions): Promise<string> {
     if (this.closed) throw hubClosed()

@@ -3,6 +3,7 @@
 // Redis (or Sentinel) is read with one blocking XREAD (stream-reader.ts); a cluster with one
 // sharded subscription per node (cluster-reader.ts).
 import { compareIds, type Entry, type LiveListener, toEntry } from './backend.js'
+import type { LagMeter } from '../stats.js'
 
 /** A topic this instance reads, and the listeners it feeds. */
 export interface Feed {
@@ -11,6 +12,8 @@ export interface Feed {
   cursor: string | undefined
   listeners: Set<LiveListener>
   ready: Promise<void>
+  /** The backend's: each entry delivered is measured (stats). */
+  lag: LagMeter
 }
 
 /** [id, [field, value, ...]] as XRANGE and XREAD return it. */
@@ -44,6 +47,7 @@ export function deliver (feed: Feed, rows: RawEntry[]): void {
       continue
     }
     const entry = rowToEntry(row)
+    feed.lag.record(entry.id)
     for (const listener of feed.listeners) listener.entry(entry)
   }
 }

@@ -19,6 +19,8 @@ import { ClusterReader, refreshSlots } from './cluster-reader.js'
 import { absorbLateErrors, DELETED, type Feed, type FeedReader, FIELD, isTombstone, type RawEntry, rowToEntry } from './redis-feed.js'
 import { keySlot } from './slot.js'
 import { StreamReader } from './stream-reader.js'
+import { backendDownChannel, backendUpChannel } from '../diagnostics.js'
+import { type HubBackendState, LagMeter } from '../stats.js'
 
 export interface RedisBackendOptions {
   /** A URL, or an ioredis Redis or Cluster client to copy the settings of. */
@@ -85,6 +87,7 @@ export class RedisBackend implements HubBackend {
   /** Renews the TTL of the topics this instance's subscribers follow (see keepAlive). */
   private keepAliveTimer: NodeJS.Timeout | undefined
   private reader!: FeedReader
+  readonly lag = new LagMeter()
 
   private constructor (
     private readonly options: RedisBackendOptions,
@@ -240,7 +243,7 @@ export class RedisBackend implements HubBackend {
     const key = this.key(topic)
     let feed = this.feeds.get(key)
     if (feed === undefined) {
-      const created: Feed = { key, cursor: undefined, listeners: new Set(), ready: Promise.resolve() }
+      const created: Feed = { key, cursor: undefined, listeners: new Set(), ready: Promise.resolve(), lag: this.lag }
       // The topic has a subscriber now: its TTL starts over (then keepAlive renews it).
       this.renew([key])
       created.ready = this.reader.add(created)
@@ -269,6 +272,10 @@ export class RedisBackend implements HubBackend {
         }
       }
     }
+  }
+
+  get state (): HubBackendState {
+    return this.closed ? 'closed' : this.down ? 'down' : 'up'
   }
 
   async close (): Promise<void> {
@@ -323,10 +330,14 @@ export class RedisBackend implements HubBackend {
     if (this.down || this.closed) return
     this.down = true
     this.log.warn({ err, connection }, 'fastify-typed-sse: the hub lost Redis; publish rejects until it is back')
+    if (backendDownChannel.hasSubscribers) backendDownChannel.publish({ backend: 'redis', error: err })
   }
 
   private onBack (): void {
-    if (this.down) this.log.info('fastify-typed-sse: the hub is connected to Redis again')
+    if (this.down) {
+      this.log.info('fastify-typed-sse: the hub is connected to Redis again')
+      if (backendUpChannel.hasSubscribers) backendUpChannel.publish({ backend: 'redis' })
+    }
     this.down = false
   }
 

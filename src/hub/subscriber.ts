@@ -10,6 +10,8 @@ import { parseId, START, type Entry, type Follow, type HubBackend, type LiveList
 import type { OverflowPolicy } from '../options.js'
 import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
 import type { HubResetData } from './reset.js'
+import { END_REASON, hubOverflowChannel, hubReplayChannel, hubResetChannel, type SseStreamEndReason } from '../diagnostics.js'
+import type { HubCounters } from '../stats.js'
 
 /** Where a client without a position in a topic starts it. */
 export type StartPolicy =
@@ -68,6 +70,8 @@ export interface SubscriberOptions {
   log: FastifyBaseLogger
   /** The hub's set of live subscribers, so close() can end them. */
   subscribers: Set<Subscriber>
+  /** The hub's counters (stats). */
+  counters: HubCounters
 }
 
 // Entries fetched per replay read; replay is pulled page by page, so a slow client's
@@ -150,6 +154,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   /** Steps since the last frame or the last turn of the event loop (see SKIP_BUDGET). */
   private skipped = 0
   private readonly options: SubscriberOptions
+  /** Why it ended, when the stream should not say "source done": read by stream.ts. */
+  [END_REASON]: SseStreamEndReason | undefined
 
   constructor (options: SubscriberOptions) {
     this.options = options
@@ -204,6 +210,16 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       }
       await new Promise<void>(resolve => { this.waiter = resolve })
     }
+  }
+
+  /** For stats(): events waiting for the stream to take them. */
+  get queued (): number {
+    return this.live.length
+  }
+
+  /** For stats(): its topics, not copied. */
+  get topics (): ReadonlyArray<{ readonly topic: SubscribedTopic }> {
+    return this.cursors
   }
 
   async return (): Promise<IteratorResult<EncodedFrame>> {
@@ -344,6 +360,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     }
     if (result.entries.length < PAGE || page.at(-1)?.id === cursor.head) cursor.more = false
     cursor.page = page
+    if (hubReplayChannel.hasSubscribers) hubReplayChannel.publish({ topic: cursor.topic.name, count: page.length, after })
     if (page.length === 0) this.caughtUp(cursor)
   }
 
@@ -354,6 +371,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     cursor.page = []
     this.caughtUp(cursor)
     const data: HubResetData = { reason, lastEventId: cursor.shown }
+    this.options.counters.resets++
+    if (hubResetChannel.hasSubscribers) hubResetChannel.publish({ topic: cursor.topic.name, reason, lastEventId: cursor.shown })
     this.pending.push(this.options.ids.reset(data, cursor.index, this.positionList))
   }
 
@@ -387,6 +406,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
         // The topic is gone: end the stream. The client reconnects, and what it then finds (an
         // empty topic, or whatever the app answers) is up to the route.
         this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
+        this[END_REASON] = 'topic-deleted'
         this.end()
       }
     }
@@ -403,9 +423,13 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       return
     }
     if (this.live.length >= this.options.queueSize) {
+      const { counters, onOverflow, queueSize } = this.options
+      counters.overflows++
+      if (hubOverflowChannel.hasSubscribers) hubOverflowChannel.publish({ topic: cursor.topic.name, policy: onOverflow, queueSize })
       if (this.options.onOverflow === 'close') {
         this.options.log.warn({ topics: this.names(), queueSize: this.options.queueSize },
           'fastify-typed-sse: a subscriber fell behind; its stream ends and its client replays on reconnect')
+        this[END_REASON] = 'overflow'
         this.end()
         return
       }

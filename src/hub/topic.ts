@@ -11,6 +11,8 @@ import { singleTopicIds } from './format.js'
 import { topicTag } from './position.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './reset.js'
 import { type IdFormat, type StartPolicy, Subscriber, type SubscribedTopic } from './subscriber.js'
+import { hubPublishChannel } from '../diagnostics.js'
+import type { HubCounters } from '../stats.js'
 
 // Longest idempotency key: room for a UUID, a hash, or an entity id with a version.
 const MAX_KEY_LENGTH = 256
@@ -105,6 +107,8 @@ export interface TopicContext {
   options: ResolvedHubOptions
   log: FastifyBaseLogger
   subscribers: Set<Subscriber>
+  /** For stats(): publishes, overflows, resets. */
+  counters: HubCounters
   /** Throws when the hub is closed. */
   checkOpen (): void
 }
@@ -148,7 +152,10 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
     const { event: name, data } = event as UntypedEvent
     const decoded = this.typed ? { event: name ?? 'message', data } : undefined
     // The encoder ends the frame with a blank line; the id line goes before it once assigned.
-    return await this.hub.backend.append(this.name, frame.slice(0, -1), { idempotencyKey, decoded })
+    const id = await this.hub.backend.append(this.name, frame.slice(0, -1), { idempotencyKey, decoded })
+    this.hub.counters.published++
+    if (hubPublishChannel.hasSubscribers) hubPublishChannel.publish({ topic: this.name, id })
+    return id
   }
 
   private checkPublishOptions (options: PublishOptions | undefined): string | undefined {
@@ -188,9 +195,9 @@ export function subscribeSource (hub: TopicContext, topics: SubscribedTopic[], f
   const format = ids()
   return async ({ lastEventId }) => {
     hub.checkOpen()
-    const { backend, options, log, subscribers } = hub
+    const { backend, options, log, subscribers, counters } = hub
     const subscriber = new Subscriber({
-      backend, topics, lastEventId, from, ids: format, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers
+      backend, topics, lastEventId, from, ids: format, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers, counters
     })
     await subscriber.open()
     return subscriber
