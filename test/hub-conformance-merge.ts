@@ -359,9 +359,13 @@ export function mergeConformance (t: Test, backend: HubUnderTest): void {
     await notes.publish({ event: 'note', data: { to: 'ann', text: 'n3' } })
     const late = await rawGet(port, '/dash', { 'last-event-id': held })
     t.teardown(() => late.close())
-    await late.waitFor(() => late.events.length === 1, 'the reset')
-    t.same(seen(late), ['reset:notes:expired'])
+    await late.waitFor(() => late.events.length >= 1, 'the reset')
+    t.same(seen(late)[0], 'reset:notes:expired')
     t.equal(JSON.parse(late.events[0]!.data).lastEventId, '0-0', 'the position was "before the first event"')
+    // The reset's id puts the stream at the newest event this instance had seen: on Redis Cluster
+    // the publish of n3 can reach the reader after the reset was written, and then n3 follows it
+    // (its id is after the reset's), never anything older.
+    t.same(seen(late).slice(1).filter(name => name !== 'note:n3'), [], 'nothing but n3 after the reset')
   })
 
   t.test('several topics: a topic added to the stream later starts where `from` says; the others resume', async t => {
