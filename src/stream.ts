@@ -11,6 +11,7 @@ import type { StreamRegistry, TrackedStream } from './registry.js'
 import {
   END_REASON, invalidEventChannel, sourceErrorChannel, streamEndChannel, streamStartChannel, type SseStreamEndReason
 } from './diagnostics.js'
+import { ATTACH_SINK, canPush, type FrameSink } from './sink.js'
 
 /** The JSON sent as `data` of an `error` event under the `error-event` policies. */
 export interface SseErrorData {
@@ -76,7 +77,7 @@ export function startStream (
 
 const STOPPED = Symbol('stopped')
 
-export class SseStream implements TrackedStream {
+export class SseStream implements TrackedStream, FrameSink {
   // The batch is `measured` (whose UTF-8 size is `measuredBytes`) followed by `unmeasured`.
   // Measuring every frame would cost more than encoding it; UTF-8 takes 1 to 3 bytes per
   // UTF-16 unit, so the unmeasured part is measured only once it could reach highWaterMark.
@@ -89,6 +90,8 @@ export class SseStream implements TrackedStream {
   private iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined
   private iterating = false
   private running = false
+  /** True while the loop waits on the source's next(): a pushing source may then hand frames over (sink.ts). */
+  private pulling = false
   private stopped = false
   /** Settles a start that is waiting on the source function when the stream is stopped. */
   private interrupt: ((value: typeof STOPPED) => void) | undefined
@@ -137,6 +140,7 @@ export class SseStream implements TrackedStream {
       const iterable = isPromiseLike(made) ? await this.unlessStopped(made) : made
       if (iterable === STOPPED) return this.endEarly()
       this.iterator = iteratorOf(iterable)
+      if (canPush(this.iterator)) this.iterator[ATTACH_SINK](this)
       this.iterating = true
       first = Promise.resolve(this.iterator.next())
     } catch (err) {
@@ -235,11 +239,15 @@ export class SseStream implements TrackedStream {
         }
         let result: IteratorResult<unknown>
         try {
-          result = await (next ?? this.iterator!.next())
+          const pull = next ?? this.iterator!.next()
+          this.pulling = true
+          result = await pull
           next = undefined
         } catch (err) {
           if (!conn.closed) this.sourceFailed(err)
           return
+        } finally {
+          this.pulling = false
         }
         pulls++
         if (conn.closed) return
@@ -332,6 +340,15 @@ export class SseStream implements TrackedStream {
       this.conn.end()
     }
     this.stop()
+  }
+
+  canTake (): boolean {
+    return this.pulling && !this.conn.closed && !this.conn.needsDrain && !this.batchFull()
+  }
+
+  take (text: string): void {
+    this.push(text)
+    this.events++
   }
 
   private push (frame: string): void {

@@ -4,7 +4,7 @@
 // client already has are skipped, so nothing comes twice. How frames are identified (a topic's
 // own ids, or one position per topic) is the IdFormat's business (see format.ts).
 import type { FastifyBaseLogger } from 'fastify'
-import type { EncodedFrame } from '../wire.js'
+import { ENCODED, type EncodedFrame } from '../wire.js'
 import { isSseError } from '../errors.js'
 import { parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
@@ -12,6 +12,7 @@ import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
 import type { HubResetData } from './reset.js'
 import { END_REASON, hubOverflowChannel, hubReplayChannel, hubResetChannel, type SseStreamEndReason } from '../diagnostics.js'
 import type { HubCounters } from '../stats.js'
+import { ATTACH_SINK, type FrameSink, type PushingIterator } from '../sink.js'
 
 /** Where a client without a position in a topic starts it. */
 export type StartPolicy =
@@ -39,7 +40,7 @@ export interface Position {
 }
 
 /** Every topic's position, in the subscriber's order. */
-export type Positions = () => readonly Position[]
+export type Positions = readonly Position[]
 
 /** How a subscriber's frames say where the client is. */
 export interface IdFormat {
@@ -94,8 +95,8 @@ interface Queued {
   advanceTo?: Entry
 }
 
-/** One topic of a subscriber. */
-class Cursor {
+/** One topic of a subscriber, and its follower of the topic's live feed. */
+class Cursor implements LiveListener {
   feed: Follow | undefined
   /** The newest id at attach time: replay covers up to it, the live feed everything after. */
   head: string | undefined
@@ -119,7 +120,16 @@ class Cursor {
   /** A live entry filtered out while the topic still replays: the position once the replay is done. */
   pendingAdvance: Entry | undefined
 
-  constructor (readonly index: number, readonly topic: SubscribedTopic) {}
+  constructor (readonly index: number, readonly topic: SubscribedTopic, private readonly subscriber: Subscriber) {}
+
+  // The feed's listener is the cursor itself: no closures per subscriber and topic.
+  entry (entry: Entry): void {
+    this.subscriber.receive(this, entry)
+  }
+
+  deleted (): void {
+    this.subscriber.topicDeleted(this)
+  }
 
   /** Moves the position to an id (or START), or to an entry's id. */
   moveTo (position: string | Entry): void {
@@ -138,7 +148,7 @@ class Cursor {
   }
 }
 
-export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
+export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingIterator {
   private state: 'attaching' | 'replaying' | 'live' | 'ended' = 'attaching'
   /** Frames to send before anything else: the opening id, a reset. */
   private readonly pending: EncodedFrame[] = []
@@ -156,10 +166,12 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private readonly options: SubscriberOptions
   /** Why it ended, when the stream should not say "source done": read by stream.ts. */
   [END_REASON]: SseStreamEndReason | undefined
+  /** The stream reading this subscriber, once it runs: live events go to it straight when it can take them. */
+  private sink: FrameSink | undefined
 
   constructor (options: SubscriberOptions) {
     this.options = options
-    this.cursors = options.topics.map((topic, index) => new Cursor(index, topic))
+    this.cursors = options.topics.map((topic, index) => new Cursor(index, topic, this))
     // No signal listener: when the client goes, reply.sse() calls return(), which ends this.
     options.subscribers.add(this)
   }
@@ -184,6 +196,10 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
 
   [Symbol.asyncIterator] (): this {
     return this
+  }
+
+  [ATTACH_SINK] (sink: FrameSink): void {
+    this.sink = sink
   }
 
   async next (): Promise<IteratorResult<EncodedFrame>> {
@@ -238,6 +254,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     }
     clearTimeout(this.timer)
     this.live = []
+    this.sink = undefined
     this.options.subscribers.delete(this)
     this.sleeper?.()
     this.wakeUp()
@@ -248,7 +265,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const { backend } = this.options
     const waiting = this.cursors.filter(cursor => cursor.feed === undefined)
     const results = await Promise.allSettled(waiting.map(async cursor => {
-      const feed = await backend.follow(cursor.topic.name, this.listener(cursor))
+      const feed = await backend.follow(cursor.topic.name, cursor)
       if (this.state === 'ended') {
         feed.stop()
         return
@@ -293,7 +310,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     // A client that has no position in some topic is told where it starts, so that its next
     // reconnection resumes that topic from here even if no event of it comes first.
     if (atPolicy) {
-      const opening = ids.opening(this.positionList)
+      const opening = ids.opening(this.cursors)
       if (opening !== undefined) this.pending.push(opening)
     }
     this.state = this.cursors.some(cursor => cursor.state === 'replaying') ? 'replaying' : 'live'
@@ -332,7 +349,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const entry = next.page.shift()!
     next.moveTo(entry)
     if (next.page.length === 0 && !next.more) this.caughtUp(next)
-    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.positionList) : undefined
+    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.cursors) : undefined
   }
 
   private async readPage (cursor: Cursor): Promise<void> {
@@ -373,7 +390,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const data: HubResetData = { reason, lastEventId: cursor.shown }
     this.options.counters.resets++
     if (hubResetChannel.hasSubscribers) hubResetChannel.publish({ topic: cursor.topic.name, reason, lastEventId: cursor.shown })
-    this.pending.push(this.options.ids.reset(data, cursor.index, this.positionList))
+    this.pending.push(this.options.ids.reset(data, cursor.index, this.cursors))
   }
 
   /** The topic's replay is over: its live entries are next. */
@@ -396,23 +413,21 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       return undefined
     }
     cursor.moveTo(advanceTo ?? entry)
-    return this.options.ids.entry(entry, cursor.index, this.positionList)
+    return this.options.ids.entry(entry, cursor.index, this.cursors)
   }
 
-  private listener (cursor: Cursor): LiveListener {
-    return {
-      entry: entry => this.receive(cursor, entry),
-      deleted: () => {
-        // The topic is gone: end the stream. The client reconnects, and what it then finds (an
-        // empty topic, or whatever the app answers) is up to the route.
-        this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
-        this[END_REASON] = 'topic-deleted'
-        this.end()
-      }
-    }
+  /**
+   * The topic is gone: the stream ends. The client reconnects, and what it then finds (an empty
+   * topic, or whatever the app answers) is up to the route.
+   */
+  topicDeleted (cursor: Cursor): void {
+    this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
+    this[END_REASON] = 'topic-deleted'
+    this.end()
   }
 
-  private receive (cursor: Cursor, entry: Entry): void {
+  /** A live entry of `cursor`'s topic, from the backend's feed. */
+  receive (cursor: Cursor, entry: Entry): void {
     if (this.state === 'ended') return
     if (!this.passes(cursor, entry)) {
       // No queue slot and no write, but the position must move past it in its turn: after the
@@ -420,6 +435,15 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       if (cursor.lastQueued !== undefined) cursor.lastQueued.advanceTo = entry
       else if (cursor.state === 'live') cursor.moveTo(entry)
       else cursor.pendingAdvance = entry
+      return
+    }
+    // The fast path: the stream waits on next() (so nothing of ours is on its way to it), nothing
+    // is queued or replaying, and its socket has room: the frame goes into its batch now, with no
+    // queue slot, no iterator result and no promise turn. Anything else takes the queue below.
+    if (this.waiter !== undefined && this.live.length === 0 && this.pending.length === 0 && this.state === 'live' &&
+      cursor.state === 'live' && this.sink?.canTake() === true && cursor.isAfter(entry)) {
+      cursor.moveTo(entry)
+      this.sink.take(this.options.ids.entry(entry, cursor.index, this.cursors)[ENCODED])
       return
     }
     if (this.live.length >= this.options.queueSize) {
@@ -466,9 +490,6 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.filterFailed = true
     this.options.log.error({ err, topic, id }, 'fastify-typed-sse: a subscriber\'s filter failed; the event was not sent (later failures of this subscriber are not logged)')
   }
-
-  /** Every topic's position, for formats that write them. */
-  private readonly positionList = (): readonly Position[] => this.cursors
 
   private names (): string[] {
     return this.cursors.map(cursor => cursor.topic.name)
