@@ -10,52 +10,80 @@ export interface ConnectionOptions {
   writeTimeout: number
 }
 
+/** What a connection tells the stream it carries. */
+export interface ConnectionOwner {
+  /** The socket has drained. */
+  connectionDrained (): void
+  /** The stream is over, whoever ended it; called once. */
+  connectionClosed (): void
+}
+
+// The response's listeners are shared by every connection and find theirs on the response: a
+// pair of closures per stream would cost more than the property.
+const CONNECTION = Symbol('fastify-typed-sse.connection')
+type Response = FastifyReply['raw'] & { [CONNECTION]?: Connection }
+function onResponseClose (this: Response): void {
+  this[CONNECTION]?.responseClosedEvent()
+}
+function onResponseDrain (this: Response): void {
+  this[CONNECTION]?.responseDrained()
+}
+
 export class Connection {
   readonly lastEventId: string | undefined
   /** True after a write the socket could not take at once, until it drains. */
   needsDrain = false
   /** True once the write timeout dropped the connection (a stream end's reason). */
   stalled = false
-  /** Called when the socket has drained. */
-  ondrain: (() => void) | undefined
-  /** Called once when the stream is over, whoever ended it. */
-  onclose: (() => void) | undefined
   // Made on first use of `signal`: an AbortController with its EventTarget is over a kilobyte,
   // and sources that never read the signal (hub subscriptions, arrays) do not pay for it.
   private controller: AbortController | undefined
   private closedBy: Error | undefined
-  private readonly raw: FastifyReply['raw']
+  private readonly raw: Response
   private drainWaiter: (() => void) | undefined
   /** True once the response has emitted 'close': all sent (HTTP/2: the stream closed) or dropped. */
   private responseClosed = false
   private closeWaiter: (() => void) | undefined
-  private readonly onClose: () => void
-  private readonly onDrain: () => void
   private readonly writeTimeout: number
   // One timer per connection, made on the first write that has to wait and refreshed after.
   private stallTimer: NodeJS.Timeout | undefined
   /** Bytes waiting in the response when the stall timer was (re)armed. */
   private pendingAtArm = 0
 
-  constructor (private readonly request: FastifyRequest, private readonly reply: FastifyReply, options: ConnectionOptions) {
+  constructor (
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+    options: ConnectionOptions,
+    private readonly owner: ConnectionOwner
+  ) {
     this.raw = reply.raw
     this.writeTimeout = options.writeTimeout
     this.lastEventId = readLastEventId(request, options.maxLastEventIdLength)
-    this.onClose = () => {
-      this.responseClosed = true
-      this.closeWaiter?.()
-      this.abort(new Error('the client closed the connection'))
-    }
-    this.onDrain = () => {
-      this.needsDrain = false
-      this.wake()
-      this.ondrain?.()
-    }
+    this.raw[CONNECTION] = this
     // 'close' on the response fires when the socket (or HTTP/2 stream) goes away, and also after
     // we end the response ourselves, once it is all sent; either way the stream is over.
-    this.raw.once('close', this.onClose)
-    this.raw.on('drain', this.onDrain)
-    if (this.raw.destroyed) this.onClose()
+    this.raw.once('close', onResponseClose)
+    this.raw.on('drain', onResponseDrain)
+    if (this.raw.destroyed) {
+      // Gone before the stream started: closed, with nobody to tell yet (the stream checks `closed`).
+      this.responseClosed = true
+      this.closedBy = new Error('the client closed the connection')
+      this.raw.removeListener('drain', onResponseDrain)
+    }
+  }
+
+  /** The response emitted 'close'. */
+  responseClosedEvent (): void {
+    this.responseClosed = true
+    this.closeWaiter?.()
+    this.abort(new Error('the client closed the connection'))
+  }
+
+  /** The response emitted 'drain'. */
+  responseDrained (): void {
+    this.needsDrain = false
+    this.wake()
+    this.owner.connectionDrained()
   }
 
   /** Aborts when the client goes away or the stream ends. */
@@ -142,10 +170,10 @@ export class Connection {
     this.closedBy = reason
     clearTimeout(this.stallTimer)
     // The 'close' listener stays: finished() and destroy() need to know when the response is over.
-    this.raw.removeListener('drain', this.onDrain)
+    this.raw.removeListener('drain', onResponseDrain)
     this.controller?.abort(reason)
     this.wake()
-    this.onclose?.()
+    this.owner.connectionClosed()
   }
 
   /**

@@ -1,17 +1,18 @@
 // One response's loop: pull an event, check and encode it, batch it, write it; heartbeats; what
 // ends the stream. Disconnect, backpressure and heartbeat live here and nowhere else.
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { Connection } from './connection.js'
+import { Connection, type ConnectionOwner } from './connection.js'
 import { encodeFrame, HEARTBEAT } from './wire.js'
 import { invalidSource, replySent, sourceFailed, type SseError, type SseErrorCode } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
-import { createEventEncoder, type EventEncoder } from './encoder.js'
+import { eventEncoderOf, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
 import type { StreamRegistry, TrackedStream } from './registry.js'
 import {
   END_REASON, invalidEventChannel, sourceErrorChannel, streamEndChannel, streamStartChannel, type SseStreamEndReason
 } from './diagnostics.js'
 import { ATTACH_SINK, canPush, type FrameSink } from './sink.js'
+import { type Beating, startHeartbeat, stopHeartbeat } from './heartbeat.js'
 
 /** The JSON sent as `data` of an `error` event under the `error-event` policies. */
 export interface SseErrorData {
@@ -67,7 +68,7 @@ export function startStream (
     if (reply.sent || reply.raw.headersSent) throw replySent()
     // A map given to reply.sse() is checked at its first call (a route's, when it is declared).
     const { method, url } = request.routeOptions
-    const encode = createEventEncoder({ events, validate: options.validate, origin: { option: 'events', where: `reply.sse() in route ${String(method)} ${url ?? ''}` } })
+    const encode = eventEncoderOf(events, options.validate, () => ({ option: 'events', where: `reply.sse() in route ${String(method)} ${url ?? ''}` }))
     stream = new SseStream(request, reply, encode, options, registry)
   } catch (err) {
     return Promise.reject(err)
@@ -77,7 +78,7 @@ export function startStream (
 
 const STOPPED = Symbol('stopped')
 
-export class SseStream implements TrackedStream, FrameSink {
+export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionOwner {
   // The batch is `measured` (whose UTF-8 size is `measuredBytes`) followed by `unmeasured`.
   // Measuring every frame would cost more than encoding it; UTF-8 takes 1 to 3 bytes per
   // UTF-16 unit, so the unmeasured part is measured only once it could reach highWaterMark.
@@ -86,7 +87,7 @@ export class SseStream implements TrackedStream, FrameSink {
   private unmeasured = ''
   private flushScheduled = false
   private lastWrite = 0
-  private heartbeat: NodeJS.Timeout | undefined
+  private beating = false
   private iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined
   private iterating = false
   private running = false
@@ -118,11 +119,17 @@ export class SseStream implements TrackedStream, FrameSink {
   ) {
     this.log = request.log
     registry.admit(this, request, options.maxStreams)
-    this.conn = new Connection(request, reply, options)
-    // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
-    // aborts (the Connection's), and stop() abandons the pending pull and calls return().
-    this.conn.onclose = () => this.stop()
-    this.conn.ondrain = () => this.flush()
+    this.conn = new Connection(request, reply, options, this)
+  }
+
+  // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
+  // aborts (the Connection's), and stop() abandons the pending pull and calls return().
+  connectionClosed (): void {
+    this.stop()
+  }
+
+  connectionDrained (): void {
+    this.flush()
   }
 
   async start (source: SseSource<UntypedEvent>): Promise<void> {
@@ -213,7 +220,10 @@ export class SseStream implements TrackedStream, FrameSink {
     this.running = true
     this.lastWrite = Date.now()
     if (options.retry !== undefined) this.push(encodeFrame({ retry: options.retry }))
-    if (options.heartbeatInterval > 0) this.armHeartbeat(options.heartbeatInterval)
+    if (options.heartbeatInterval > 0) {
+      this.beating = true
+      startHeartbeat(this, options.heartbeatInterval)
+    }
     let next: Pull | undefined = pending
     // Pulls since the loop last let the event loop turn.
     let pulls = 0
@@ -298,7 +308,7 @@ export class SseStream implements TrackedStream, FrameSink {
   stop (): void {
     if (this.stopped) return
     this.stopped = true
-    clearTimeout(this.heartbeat)
+    if (this.beating) stopHeartbeat(this, this.options.heartbeatInterval)
     this.registry.release(this)
     if (this.route !== undefined) this.ended()
     this.conn.abort(new Error('the stream was stopped'))
@@ -392,24 +402,14 @@ export class SseStream implements TrackedStream, FrameSink {
     this.lastWrite = Date.now()
   }
 
-  private armHeartbeat (delay: number): void {
-    this.heartbeat = setTimeout(() => {
-      if (this.conn.closed) return
-      const interval = this.options.heartbeatInterval
-      const idle = Date.now() - this.lastWrite
-      if (idle >= interval) {
-        // A heartbeat only matters on a quiet line; a draining socket is not quiet.
-        if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) {
-          this.conn.write(HEARTBEAT)
-          this.bytes += HEARTBEAT.length
-        }
-        this.lastWrite = Date.now()
-        this.armHeartbeat(interval)
-      } else {
-        this.armHeartbeat(interval - idle)
-      }
-    }, delay)
-    this.heartbeat.unref()
+  heartbeat (now: number, quietFor: number): void {
+    if (this.conn.closed || now - this.lastWrite < quietFor) return
+    // A heartbeat only matters on a quiet line; a draining socket is not quiet.
+    if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) {
+      this.conn.write(HEARTBEAT)
+      this.bytes += HEARTBEAT.length
+    }
+    this.lastWrite = now
   }
 
   /** Applies the invalid-event policy. Returns false when the stream must end. */
