@@ -208,7 +208,7 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
     this.stop()
   }
 
-  private async run (pending: Pull): Promise<void> {
+  private async run (pending: Pull | undefined): Promise<void> {
     const { conn, options } = this
     try {
       conn.open()
@@ -225,6 +225,9 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
       startHeartbeat(this, options.heartbeatInterval)
     }
     let next: Pull | undefined = pending
+    // The loop's frame is kept while it waits on the source: it must not keep the last event alive.
+    pending = undefined
+    let result: IteratorResult<unknown> | undefined
     // Pulls since the loop last let the event loop turn.
     let pulls = 0
     try {
@@ -247,9 +250,9 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
           await nextTurn()
           continue
         }
-        let result: IteratorResult<unknown>
         try {
           const pull = next ?? this.iterator!.next()
+          result = undefined
           this.pulling = true
           result = await pull
           next = undefined

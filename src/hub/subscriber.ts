@@ -63,7 +63,6 @@ export interface SubscribedTopic {
 export interface SubscriberOptions {
   backend: HubBackend
   topics: readonly SubscribedTopic[]
-  lastEventId: string | undefined
   from: StartPolicy
   ids: IdFormat
   queueSize: number
@@ -169,7 +168,11 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   /** The stream reading this subscriber, once it runs: live events go to it straight when it can take them. */
   private sink: FrameSink | undefined
 
-  constructor (options: SubscriberOptions) {
+  /** What the client sent as its Last-Event-ID. */
+  private readonly lastEventId: string | undefined
+
+  constructor (options: SubscriberOptions, lastEventId: string | undefined) {
+    this.lastEventId = lastEventId
     this.options = options
     this.cursors = options.topics.map((topic, index) => new Cursor(index, topic, this))
     // No signal listener: when the client goes, reply.sse() calls return(), which ends this.
@@ -280,7 +283,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   }
 
   private start (): void {
-    const { ids, lastEventId, from } = this.options
+    const { ids, from } = this.options
+    const { lastEventId } = this
     const resumes = ids.resume(lastEventId)
     let atPolicy = false
     const invalid: Cursor[] = []
