@@ -155,6 +155,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   private live: Queued[] = []
   private readonly cursors: Cursor[]
   private waiter: (() => void) | undefined
+  /** Resolves a next() that found nothing to send (see next()). */
+  private parked: ((result: Promise<IteratorResult<EncodedFrame>>) => void) | undefined
   /** Wakes a retry's backoff pause early (on end). */
   private sleeper: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
@@ -205,7 +207,16 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
     this.sink = sink
   }
 
-  async next (): Promise<IteratorResult<EncodedFrame>> {
+  next (): Promise<IteratorResult<EncodedFrame>> {
+    // Caught up with nothing to send: wait on a plain promise, which wakeUp() resolves with the
+    // pull, rather than in the pull's own suspended frame (every idle subscriber holds one).
+    if (this.state === 'live' && this.pending.length === 0 && this.live.length === 0 && this.parked === undefined && this.waiter === undefined) {
+      return new Promise(resolve => { this.parked = resolve })
+    }
+    return this.pull()
+  }
+
+  private async pull (): Promise<IteratorResult<EncodedFrame>> {
     this.skipped = 0
     for (;;) {
       if (this.state === 'ended') return DONE
@@ -444,7 +455,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
     // The fast path: the stream waits on next() (so nothing of ours is on its way to it), nothing
     // is queued or replaying, and its socket has room: the frame goes into its batch now, with no
     // queue slot, no iterator result and no promise turn. Anything else takes the queue below.
-    if (this.waiter !== undefined && this.live.length === 0 && this.pending.length === 0 && this.state === 'live' &&
+    if ((this.parked !== undefined || this.waiter !== undefined) && this.live.length === 0 && this.pending.length === 0 && this.state === 'live' &&
       cursor.state === 'live' && this.sink?.canTake() === true && cursor.isAfter(entry)) {
       cursor.moveTo(entry)
       this.sink.take(this.options.ids.entry(entry, cursor.index, this.cursors)[ENCODED])
@@ -524,6 +535,12 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   }
 
   private wakeUp (): void {
+    const parked = this.parked
+    if (parked !== undefined) {
+      this.parked = undefined
+      parked(this.pull())
+      return
+    }
     const waiter = this.waiter
     this.waiter = undefined
     waiter?.()
