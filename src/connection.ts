@@ -1,7 +1,7 @@
 // The HTTP edge of one stream: the response headers for HTTP/1.1 and HTTP/2, the id the client
 // resumes from, one AbortSignal for "the client went away", writes that respect drain, and the
 // write timeout that drops a client that takes nothing.
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { hasBreakOrNul } from './wire.js'
 
 export interface ConnectionOptions {
@@ -50,12 +50,13 @@ export class Connection {
   /** Bytes waiting in the response when the stall timer was (re)armed. */
   private pendingAtArm = 0
 
-  constructor (
-    private readonly request: FastifyRequest,
-    private readonly reply: FastifyReply,
-    options: ConnectionOptions,
-    private readonly owner: ConnectionOwner
-  ) {
+  /** Until open(): once the response is ours, Fastify's request and reply are not kept (idle streams count their bytes). */
+  private reply: FastifyReply | undefined
+  private readonly log: FastifyBaseLogger
+
+  constructor (request: FastifyRequest, reply: FastifyReply, options: ConnectionOptions, private readonly owner: ConnectionOwner) {
+    this.reply = reply
+    this.log = request.log
     this.raw = reply.raw
     this.writeTimeout = options.writeTimeout
     this.lastEventId = readLastEventId(request, options.maxLastEventIdLength)
@@ -106,9 +107,10 @@ export class Connection {
 
   /** Takes the response over from Fastify and sends the headers at once, so `open` fires. */
   open (): void {
+    const reply = this.reply!
     const headers: Record<string, string | number | string[]> = {}
     // Headers set earlier by hooks (CORS, cookies, request ids) go out with ours.
-    for (const [name, value] of Object.entries(this.reply.getHeaders())) {
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
       if (value !== undefined) headers[name] = value
     }
     headers['content-type'] = 'text/event-stream; charset=utf-8'
@@ -119,12 +121,13 @@ export class Connection {
     // Connection-specific headers are forbidden in HTTP/2 (RFC 9113 §8.2.2). On HTTP/1.1 the
     // header is only said out loud when Node will keep the connection: a client that sent
     // `Connection: close` gets its socket closed when the stream ends.
-    if (this.request.raw.httpVersionMajor < 2 && (this.raw as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false) {
+    if (reply.request.raw.httpVersionMajor < 2 && (this.raw as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false) {
       headers.connection = 'keep-alive'
     } else {
       delete headers.connection
     }
-    this.reply.hijack()
+    reply.hijack()
+    this.reply = undefined
     this.raw.writeHead(200, headers)
     this.raw.flushHeaders()
   }
@@ -201,7 +204,7 @@ export class Connection {
       this.stallTimer!.refresh()
       return
     }
-    this.request.log.warn({ writeTimeout: this.writeTimeout, pending },
+    this.log.warn({ writeTimeout: this.writeTimeout, pending },
       'fastify-typed-sse: the client took nothing for writeTimeout ms while data waited; its connection was closed')
     this.stalled = true
     this.abort(new Error(`the client took nothing for ${this.writeTimeout} ms (writeTimeout)`))

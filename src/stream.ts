@@ -48,7 +48,9 @@ export const ERROR_EVENT_MESSAGES = {
 } as const satisfies Partial<Record<SseErrorCode, string>>
 
 /**
- * Starts a stream on `reply`. Resolves when the stream has ended. Rejects only before the
+ * Starts a stream on `reply`. Resolves once the response has started (or the stream ended before
+ * it could: the server is closing, the client left), not when the stream ends: an idle stream
+ * then holds nothing of the handler's or of Fastify's request and reply. Rejects only before the
  * response has started (a limit is reached, the source could not be opened, or it threw before
  * its first event and before it waited on anything), so Fastify's error handler answers with a
  * normal HTTP error.
@@ -109,15 +111,19 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
   private openedAt = 0
   /** Why it ends, when the stream decides it; unset, the client left (or stalled). */
   private reason: SseStreamEndReason | undefined
+  /** Until the stream runs: then the response is ours, and Fastify's reply is not kept. */
+  private reply: FastifyReply | undefined
 
   constructor (
+    // Kept for the diagnostics channels, which hand it to their subscribers.
     private readonly request: FastifyRequest,
-    private readonly reply: FastifyReply,
+    reply: FastifyReply,
     private readonly encode: EventEncoder,
     private readonly options: ResolvedStreamOptions,
     private readonly registry: StreamRegistry
   ) {
     this.log = request.log
+    this.reply = reply
     registry.admit(this, request, options.maxStreams)
     this.conn = new Connection(request, reply, options, this)
   }
@@ -170,7 +176,20 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
       this.stop()
       throw early.error
     }
-    return this.run(early?.result ?? first)
+    try {
+      this.conn.open()
+    } catch (err) {
+      this.stop()
+      throw err
+    }
+    this.opened()
+    this.reply = undefined
+    // The stream runs on its own from here, and this promise settles: the loop's own promise
+    // then has no listener, and the handler's (which Fastify waits on) no longer lasts as long
+    // as the stream (idle streams count their bytes).
+    // run() catches everything itself; a .catch() would add a promise and a reaction per stream.
+    // eslint-disable-next-line no-void
+    void this.run(early?.result ?? first)
   }
 
   /**
@@ -197,26 +216,23 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
    */
   private endEarly (): void {
     this.reason ??= this.registry.closing ? 'server-closing' : 'client-gone'
-    if (!this.conn.closed && !this.reply.sent) {
+    const { reply } = this
+    if (reply === undefined) {
+      // (Only a stream that already runs has no reply left; close() ends it with end().)
+    } else if (!this.conn.closed && !reply.sent) {
       this.conn.open()
       this.opened()
       this.conn.end()
-    } else if (!this.reply.sent) {
+    } else if (!reply.sent) {
       // Nobody to answer; Fastify must not try to send anything either.
-      this.reply.hijack()
+      reply.hijack()
     }
+    this.reply = undefined
     this.stop()
   }
 
   private async run (pending: Pull | undefined): Promise<void> {
     const { conn, options } = this
-    try {
-      conn.open()
-    } catch (err) {
-      this.stop()
-      throw err
-    }
-    this.opened()
     this.running = true
     this.lastWrite = Date.now()
     if (options.retry !== undefined) this.push(encodeFrame({ retry: options.retry }))
@@ -279,8 +295,16 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
           return
         }
       }
+    } catch (err) {
+      // Nothing awaits the loop once it runs (start() has settled), so nothing may escape it: a
+      // source whose next() gives something other than a result object fails like a throwing one.
+      if (!conn.closed) this.sourceFailed(err)
     } finally {
-      this.end()
+      try {
+        this.end()
+      } catch (err) {
+        this.log.error({ err }, 'fastify-typed-sse: a stream could not be ended cleanly')
+      }
     }
   }
 
