@@ -354,7 +354,7 @@ export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionO
   /** The response has started: the stream counts as open (stats), and the channel is told. */
   private opened (): void {
     const { request } = this
-    const route = `${request.method} ${request.routeOptions.url ?? '(no route)'}`
+    const route = routeName(request)
     this.route = route
     this.openedAt = Date.now()
     if (streamStartChannel.hasSubscribers) streamStartChannel.publish({ request, route, lastEventId: this.conn.lastEventId })
@@ -483,6 +483,19 @@ function flushAll (): void {
   const streams = dirty
   dirty = []
   for (const stream of streams) stream.scheduledFlush()
+}
+
+// `METHOD url-pattern` per route, made once: every stream of the route shares the string.
+const routeNames = new WeakMap<object, string>()
+function routeName (request: FastifyRequest): string {
+  const { config } = request.routeOptions
+  let name = config === undefined ? undefined : routeNames.get(config)
+  // (A route declared for several methods shares its config: the method must match too.)
+  if (name === undefined || !name.startsWith(request.method + ' ')) {
+    name = `${request.method} ${request.routeOptions.url ?? '(no route)'}`
+    if (config !== undefined) routeNames.set(config, name)
+  }
+  return name
 }
 
 /** Lets the event loop turn: timers, I/O and every other stream run before this one goes on. */

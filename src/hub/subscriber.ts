@@ -82,6 +82,9 @@ const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 2000
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+// Shared empty arrays, never pushed to (every idle subscriber would otherwise hold its own).
+const NO_FRAMES: EncodedFrame[] = []
+const NO_ENTRIES: Entry[] = []
 // Events passed over without a frame (filtered out, or already sent) before the event loop gets a
 // turn: a replay of a long log that a filter leaves out entirely must not hold the process.
 const SKIP_BUDGET = 256
@@ -112,7 +115,7 @@ class Cursor implements LiveListener {
   /** What the client sent for this topic, quoted in a reset. */
   shown = ''
   /** The replay page being sent, and whether the log holds more after it. */
-  page: Entry[] = []
+  page: Entry[] = NO_ENTRIES
   more = true
   /** Its newest queued live entry, which takes the position past later filtered-out ones. */
   lastQueued: Queued | undefined
@@ -150,7 +153,7 @@ class Cursor implements LiveListener {
 export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingIterator {
   private state: 'attaching' | 'replaying' | 'live' | 'ended' = 'attaching'
   /** Frames to send before anything else: the opening id, a reset. */
-  private readonly pending: EncodedFrame[] = []
+  private pending: EncodedFrame[] = NO_FRAMES
   /** Live entries of every topic not yet taken by the stream, in arrival order; at most queueSize. */
   private live: Queued[] = []
   private readonly cursors: Cursor[]
@@ -226,7 +229,11 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
         continue
       }
       const early = this.pending.shift()
-      if (early !== undefined) return { done: false, value: early }
+      if (early !== undefined) {
+        // An emptied array keeps its grown backing store: an idle subscriber would hold it.
+        if (this.pending.length === 0) this.pending = NO_FRAMES
+        return { done: false, value: early }
+      }
       if (this.state === 'replaying') {
         const frame = await this.replayStep()
         // (The step awaits: the subscriber may have ended meanwhile.)
@@ -264,7 +271,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
     for (const cursor of this.cursors) {
       cursor.feed?.stop()
       cursor.feed = undefined
-      cursor.page = []
+      cursor.page = NO_ENTRIES
     }
     clearTimeout(this.timer)
     this.live = []
@@ -326,7 +333,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
     // reconnection resumes that topic from here even if no event of it comes first.
     if (atPolicy) {
       const opening = ids.opening(this.cursors)
-      if (opening !== undefined) this.pending.push(opening)
+      if (opening !== undefined) this.sendFirst(opening)
     }
     this.state = this.cursors.some(cursor => cursor.state === 'replaying') ? 'replaying' : 'live'
   }
@@ -400,12 +407,18 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   private reset (cursor: Cursor, reason: HubResetData['reason']): void {
     cursor.moveTo(cursor.head ?? START)
     cursor.strict = true
-    cursor.page = []
+    cursor.page = NO_ENTRIES
     this.caughtUp(cursor)
     const data: HubResetData = { reason, lastEventId: cursor.shown }
     this.options.counters.resets++
     if (hubResetChannel.hasSubscribers) hubResetChannel.publish({ topic: cursor.topic.name, reason, lastEventId: cursor.shown })
-    this.pending.push(this.options.ids.reset(data, cursor.index, this.cursors))
+    this.sendFirst(this.options.ids.reset(data, cursor.index, this.cursors))
+  }
+
+  /** Queues a frame that goes before anything else (an opening id, a reset). */
+  private sendFirst (frame: EncodedFrame): void {
+    if (this.pending === NO_FRAMES) this.pending = [frame]
+    else this.pending.push(frame)
   }
 
   /** The topic's replay is over: its live entries are next. */
@@ -420,6 +433,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingI
   private takeLive (): EncodedFrame | undefined {
     const queued = this.live.shift()
     if (queued === undefined) return undefined
+    // (As for `pending`: a subscriber that caught up on a backlog does not keep its array's size.)
+    if (this.live.length === 0) this.live = []
     const { cursor, entry, advanceTo } = queued
     if (cursor.lastQueued === queued) cursor.lastQueued = undefined
     // (Only a backend breaking its contract would feed an entry at or before the position.)
