@@ -1,7 +1,7 @@
 // The HTTP edge of one stream: the response headers for HTTP/1.1 and HTTP/2, the id the client
 // resumes from, one AbortSignal for "the client went away", writes that respect drain, and the
 // write timeout that drops a client that takes nothing.
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { hasBreakOrNul } from './wire.js'
 
 export interface ConnectionOptions {
@@ -10,52 +10,81 @@ export interface ConnectionOptions {
   writeTimeout: number
 }
 
+/** What a connection tells the stream it carries. */
+export interface ConnectionOwner {
+  /** The socket has drained. */
+  connectionDrained (): void
+  /** The stream is over, whoever ended it; called once. */
+  connectionClosed (): void
+}
+
+// The response's listeners are shared by every connection and find theirs on the response: a
+// pair of closures per stream would cost more than the property.
+const CONNECTION = Symbol('fastify-typed-sse.connection')
+type Response = FastifyReply['raw'] & { [CONNECTION]?: Connection }
+function onResponseClose (this: Response): void {
+  this[CONNECTION]?.responseClosedEvent()
+}
+function onResponseDrain (this: Response): void {
+  this[CONNECTION]?.responseDrained()
+}
+
 export class Connection {
   readonly lastEventId: string | undefined
   /** True after a write the socket could not take at once, until it drains. */
   needsDrain = false
   /** True once the write timeout dropped the connection (a stream end's reason). */
   stalled = false
-  /** Called when the socket has drained. */
-  ondrain: (() => void) | undefined
-  /** Called once when the stream is over, whoever ended it. */
-  onclose: (() => void) | undefined
   // Made on first use of `signal`: an AbortController with its EventTarget is over a kilobyte,
   // and sources that never read the signal (hub subscriptions, arrays) do not pay for it.
   private controller: AbortController | undefined
   private closedBy: Error | undefined
-  private readonly raw: FastifyReply['raw']
+  private readonly raw: Response
   private drainWaiter: (() => void) | undefined
   /** True once the response has emitted 'close': all sent (HTTP/2: the stream closed) or dropped. */
   private responseClosed = false
   private closeWaiter: (() => void) | undefined
-  private readonly onClose: () => void
-  private readonly onDrain: () => void
   private readonly writeTimeout: number
   // One timer per connection, made on the first write that has to wait and refreshed after.
   private stallTimer: NodeJS.Timeout | undefined
   /** Bytes waiting in the response when the stall timer was (re)armed. */
   private pendingAtArm = 0
 
-  constructor (private readonly request: FastifyRequest, private readonly reply: FastifyReply, options: ConnectionOptions) {
+  /** Until open(): once the response is ours, Fastify's request and reply are not kept (idle streams count their bytes). */
+  private reply: FastifyReply | undefined
+  private readonly log: FastifyBaseLogger
+
+  constructor (request: FastifyRequest, reply: FastifyReply, options: ConnectionOptions, private readonly owner: ConnectionOwner) {
+    this.reply = reply
+    this.log = request.log
     this.raw = reply.raw
     this.writeTimeout = options.writeTimeout
     this.lastEventId = readLastEventId(request, options.maxLastEventIdLength)
-    this.onClose = () => {
-      this.responseClosed = true
-      this.closeWaiter?.()
-      this.abort(new Error('the client closed the connection'))
-    }
-    this.onDrain = () => {
-      this.needsDrain = false
-      this.wake()
-      this.ondrain?.()
-    }
+    this.raw[CONNECTION] = this
     // 'close' on the response fires when the socket (or HTTP/2 stream) goes away, and also after
     // we end the response ourselves, once it is all sent; either way the stream is over.
-    this.raw.once('close', this.onClose)
-    this.raw.on('drain', this.onDrain)
-    if (this.raw.destroyed) this.onClose()
+    this.raw.once('close', onResponseClose)
+    this.raw.on('drain', onResponseDrain)
+    if (this.raw.destroyed) {
+      // Gone before the stream started: closed, with nobody to tell yet (the stream checks `closed`).
+      this.responseClosed = true
+      this.closedBy = new Error('the client closed the connection')
+      this.raw.removeListener('drain', onResponseDrain)
+    }
+  }
+
+  /** The response emitted 'close'. */
+  responseClosedEvent (): void {
+    this.responseClosed = true
+    this.closeWaiter?.()
+    this.abort(new Error('the client closed the connection'))
+  }
+
+  /** The response emitted 'drain'. */
+  responseDrained (): void {
+    this.needsDrain = false
+    this.wake()
+    this.owner.connectionDrained()
   }
 
   /** Aborts when the client goes away or the stream ends. */
@@ -78,9 +107,10 @@ export class Connection {
 
   /** Takes the response over from Fastify and sends the headers at once, so `open` fires. */
   open (): void {
+    const reply = this.reply!
     const headers: Record<string, string | number | string[]> = {}
     // Headers set earlier by hooks (CORS, cookies, request ids) go out with ours.
-    for (const [name, value] of Object.entries(this.reply.getHeaders())) {
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
       if (value !== undefined) headers[name] = value
     }
     headers['content-type'] = 'text/event-stream; charset=utf-8'
@@ -91,12 +121,13 @@ export class Connection {
     // Connection-specific headers are forbidden in HTTP/2 (RFC 9113 §8.2.2). On HTTP/1.1 the
     // header is only said out loud when Node will keep the connection: a client that sent
     // `Connection: close` gets its socket closed when the stream ends.
-    if (this.request.raw.httpVersionMajor < 2 && (this.raw as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false) {
+    if (reply.request.raw.httpVersionMajor < 2 && (this.raw as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false) {
       headers.connection = 'keep-alive'
     } else {
       delete headers.connection
     }
-    this.reply.hijack()
+    reply.hijack()
+    this.reply = undefined
     this.raw.writeHead(200, headers)
     this.raw.flushHeaders()
   }
@@ -142,10 +173,10 @@ export class Connection {
     this.closedBy = reason
     clearTimeout(this.stallTimer)
     // The 'close' listener stays: finished() and destroy() need to know when the response is over.
-    this.raw.removeListener('drain', this.onDrain)
+    this.raw.removeListener('drain', onResponseDrain)
     this.controller?.abort(reason)
     this.wake()
-    this.onclose?.()
+    this.owner.connectionClosed()
   }
 
   /**
@@ -173,7 +204,7 @@ export class Connection {
       this.stallTimer!.refresh()
       return
     }
-    this.request.log.warn({ writeTimeout: this.writeTimeout, pending },
+    this.log.warn({ writeTimeout: this.writeTimeout, pending },
       'fastify-typed-sse: the client took nothing for writeTimeout ms while data waited; its connection was closed')
     this.stalled = true
     this.abort(new Error(`the client took nothing for ${this.writeTimeout} ms (writeTimeout)`))

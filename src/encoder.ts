@@ -18,6 +18,28 @@ export interface EventEncoderOptions {
   validate: boolean
 }
 
+// One encoder per map and validate setting, so a stream holds a shared function rather than a
+// closure of its own (idle streams count their bytes).
+const checkedEncoders = new WeakMap<EventMap, EventEncoder>()
+const uncheckedEncoders = new WeakMap<EventMap, EventEncoder>()
+let untyped: EventEncoder | undefined
+
+/**
+ * The encoder of `events` (none: untyped), made on first use by `createEventEncoder`. `origin`
+ * is only called when the map is seen for the first time, to name it if it is not a valid map.
+ */
+export function eventEncoderOf (events: EventMap | undefined, validate: boolean, origin: () => MapOrigin): EventEncoder {
+  if (events === undefined) return (untyped ??= createEventEncoder({ validate: true, origin: origin() }))
+  if (typeof events !== 'object' || events === null) return createEventEncoder({ events, validate, origin: origin() })
+  const cache = validate ? checkedEncoders : uncheckedEncoders
+  let encode = cache.get(events)
+  if (encode === undefined) {
+    encode = createEventEncoder({ events, validate, origin: origin() })
+    cache.set(events, encode)
+  }
+  return encode
+}
+
 export function createEventEncoder ({ events, validate, origin }: EventEncoderOptions): EventEncoder {
   const compiled = events === undefined ? undefined : compileEventMap(events, origin)
   return function encode (value) {

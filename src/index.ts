@@ -106,7 +106,10 @@ declare module 'fastify' {
     /**
      * Streams `source` as Server-Sent Events. With `events`, each event's data is checked
      * against the schema of its name before it is encoded, and the source is typed by the map.
-     * Resolves when the stream has ended.
+     * Resolves once the response has started (its headers sent), not when the stream ends: run
+     * code at the end in the source's `finally` or an `onResponse` hook. Rejects before the
+     * response has started (a limit reached, a source that fails at once), so Fastify's error
+     * handler answers.
      */
     // One signature, not an overload per case: while TypeScript tries overloads it fixes the
     // type of a generator without parameters against the first one it tries. The yield type

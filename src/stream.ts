@@ -1,16 +1,18 @@
 // One response's loop: pull an event, check and encode it, batch it, write it; heartbeats; what
 // ends the stream. Disconnect, backpressure and heartbeat live here and nowhere else.
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { Connection } from './connection.js'
+import { Connection, type ConnectionOwner } from './connection.js'
 import { encodeFrame, HEARTBEAT } from './wire.js'
 import { invalidSource, replySent, sourceFailed, type SseError, type SseErrorCode } from './errors.js'
 import type { EventIterable, EventMap, SseContext, SseSource, UntypedEvent } from './events.js'
-import { createEventEncoder, type EventEncoder } from './encoder.js'
+import { eventEncoderOf, type EventEncoder } from './encoder.js'
 import type { ResolvedStreamOptions } from './options.js'
 import type { StreamRegistry, TrackedStream } from './registry.js'
 import {
   END_REASON, invalidEventChannel, sourceErrorChannel, streamEndChannel, streamStartChannel, type SseStreamEndReason
 } from './diagnostics.js'
+import { ATTACH_SINK, canPush, type FrameSink } from './sink.js'
+import { type Beating, startHeartbeat, stopHeartbeat } from './heartbeat.js'
 
 /** The JSON sent as `data` of an `error` event under the `error-event` policies. */
 export interface SseErrorData {
@@ -46,7 +48,9 @@ export const ERROR_EVENT_MESSAGES = {
 } as const satisfies Partial<Record<SseErrorCode, string>>
 
 /**
- * Starts a stream on `reply`. Resolves when the stream has ended. Rejects only before the
+ * Starts a stream on `reply`. Resolves once the response has started (or the stream ended before
+ * it could: the server is closing, the client left), not when the stream ends: an idle stream
+ * then holds nothing of the handler's or of Fastify's request and reply. Rejects only before the
  * response has started (a limit is reached, the source could not be opened, or it threw before
  * its first event and before it waited on anything), so Fastify's error handler answers with a
  * normal HTTP error.
@@ -66,7 +70,7 @@ export function startStream (
     if (reply.sent || reply.raw.headersSent) throw replySent()
     // A map given to reply.sse() is checked at its first call (a route's, when it is declared).
     const { method, url } = request.routeOptions
-    const encode = createEventEncoder({ events, validate: options.validate, origin: { option: 'events', where: `reply.sse() in route ${String(method)} ${url ?? ''}` } })
+    const encode = eventEncoderOf(events, options.validate, () => ({ option: 'events', where: `reply.sse() in route ${String(method)} ${url ?? ''}` }))
     stream = new SseStream(request, reply, encode, options, registry)
   } catch (err) {
     return Promise.reject(err)
@@ -76,7 +80,7 @@ export function startStream (
 
 const STOPPED = Symbol('stopped')
 
-export class SseStream implements TrackedStream {
+export class SseStream implements TrackedStream, FrameSink, Beating, ConnectionOwner {
   // The batch is `measured` (whose UTF-8 size is `measuredBytes`) followed by `unmeasured`.
   // Measuring every frame would cost more than encoding it; UTF-8 takes 1 to 3 bytes per
   // UTF-16 unit, so the unmeasured part is measured only once it could reach highWaterMark.
@@ -85,10 +89,12 @@ export class SseStream implements TrackedStream {
   private unmeasured = ''
   private flushScheduled = false
   private lastWrite = 0
-  private heartbeat: NodeJS.Timeout | undefined
+  private beating = false
   private iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined
   private iterating = false
   private running = false
+  /** True while the loop waits on the source's next(): a pushing source may then hand frames over (sink.ts). */
+  private pulling = false
   private stopped = false
   /** Settles a start that is waiting on the source function when the stream is stopped. */
   private interrupt: ((value: typeof STOPPED) => void) | undefined
@@ -105,21 +111,31 @@ export class SseStream implements TrackedStream {
   private openedAt = 0
   /** Why it ends, when the stream decides it; unset, the client left (or stalled). */
   private reason: SseStreamEndReason | undefined
+  /** Until the stream runs: then the response is ours, and Fastify's reply is not kept. */
+  private reply: FastifyReply | undefined
 
   constructor (
+    // Kept for the diagnostics channels, which hand it to their subscribers.
     private readonly request: FastifyRequest,
-    private readonly reply: FastifyReply,
+    reply: FastifyReply,
     private readonly encode: EventEncoder,
     private readonly options: ResolvedStreamOptions,
     private readonly registry: StreamRegistry
   ) {
     this.log = request.log
+    this.reply = reply
     registry.admit(this, request, options.maxStreams)
-    this.conn = new Connection(request, reply, options)
-    // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
-    // aborts (the Connection's), and stop() abandons the pending pull and calls return().
-    this.conn.onclose = () => this.stop()
-    this.conn.ondrain = () => this.flush()
+    this.conn = new Connection(request, reply, options, this)
+  }
+
+  // Whatever the loop is awaiting, a disconnect stops the stream now: the source's signal
+  // aborts (the Connection's), and stop() abandons the pending pull and calls return().
+  connectionClosed (): void {
+    this.stop()
+  }
+
+  connectionDrained (): void {
+    this.flush()
   }
 
   async start (source: SseSource<UntypedEvent>): Promise<void> {
@@ -137,6 +153,7 @@ export class SseStream implements TrackedStream {
       const iterable = isPromiseLike(made) ? await this.unlessStopped(made) : made
       if (iterable === STOPPED) return this.endEarly()
       this.iterator = iteratorOf(iterable)
+      if (canPush(this.iterator)) this.iterator[ATTACH_SINK](this)
       this.iterating = true
       first = Promise.resolve(this.iterator.next())
     } catch (err) {
@@ -159,7 +176,20 @@ export class SseStream implements TrackedStream {
       this.stop()
       throw early.error
     }
-    return this.run(early?.result ?? first)
+    try {
+      this.conn.open()
+    } catch (err) {
+      this.stop()
+      throw err
+    }
+    this.opened()
+    this.reply = undefined
+    // The stream runs on its own from here, and this promise settles: the loop's own promise
+    // then has no listener, and the handler's (which Fastify waits on) no longer lasts as long
+    // as the stream (idle streams count their bytes).
+    // run() catches everything itself; a .catch() would add a promise and a reaction per stream.
+    // eslint-disable-next-line no-void
+    void this.run(early?.result ?? first)
   }
 
   /**
@@ -186,31 +216,34 @@ export class SseStream implements TrackedStream {
    */
   private endEarly (): void {
     this.reason ??= this.registry.closing ? 'server-closing' : 'client-gone'
-    if (!this.conn.closed && !this.reply.sent) {
+    const { reply } = this
+    if (reply === undefined) {
+      // (Only a stream that already runs has no reply left; close() ends it with end().)
+    } else if (!this.conn.closed && !reply.sent) {
       this.conn.open()
       this.opened()
       this.conn.end()
-    } else if (!this.reply.sent) {
+    } else if (!reply.sent) {
       // Nobody to answer; Fastify must not try to send anything either.
-      this.reply.hijack()
+      reply.hijack()
     }
+    this.reply = undefined
     this.stop()
   }
 
-  private async run (pending: Pull): Promise<void> {
+  private async run (pending: Pull | undefined): Promise<void> {
     const { conn, options } = this
-    try {
-      conn.open()
-    } catch (err) {
-      this.stop()
-      throw err
-    }
-    this.opened()
     this.running = true
     this.lastWrite = Date.now()
     if (options.retry !== undefined) this.push(encodeFrame({ retry: options.retry }))
-    if (options.heartbeatInterval > 0) this.armHeartbeat(options.heartbeatInterval)
+    if (options.heartbeatInterval > 0) {
+      this.beating = true
+      startHeartbeat(this, options.heartbeatInterval)
+    }
     let next: Pull | undefined = pending
+    // The loop's frame is kept while it waits on the source: it must not keep the last event alive.
+    pending = undefined
+    let result: IteratorResult<unknown> | undefined
     // Pulls since the loop last let the event loop turn.
     let pulls = 0
     try {
@@ -233,13 +266,17 @@ export class SseStream implements TrackedStream {
           await nextTurn()
           continue
         }
-        let result: IteratorResult<unknown>
         try {
-          result = await (next ?? this.iterator!.next())
+          const pull = next ?? this.iterator!.next()
+          result = undefined
+          this.pulling = true
+          result = await pull
           next = undefined
         } catch (err) {
           if (!conn.closed) this.sourceFailed(err)
           return
+        } finally {
+          this.pulling = false
         }
         pulls++
         if (conn.closed) return
@@ -258,8 +295,16 @@ export class SseStream implements TrackedStream {
           return
         }
       }
+    } catch (err) {
+      // Nothing awaits the loop once it runs (start() has settled), so nothing may escape it: a
+      // source whose next() gives something other than a result object fails like a throwing one.
+      if (!conn.closed) this.sourceFailed(err)
     } finally {
-      this.end()
+      try {
+        this.end()
+      } catch (err) {
+        this.log.error({ err }, 'fastify-typed-sse: a stream could not be ended cleanly')
+      }
     }
   }
 
@@ -290,7 +335,7 @@ export class SseStream implements TrackedStream {
   stop (): void {
     if (this.stopped) return
     this.stopped = true
-    clearTimeout(this.heartbeat)
+    if (this.beating) stopHeartbeat(this, this.options.heartbeatInterval)
     this.registry.release(this)
     if (this.route !== undefined) this.ended()
     this.conn.abort(new Error('the stream was stopped'))
@@ -309,7 +354,7 @@ export class SseStream implements TrackedStream {
   /** The response has started: the stream counts as open (stats), and the channel is told. */
   private opened (): void {
     const { request } = this
-    const route = `${request.method} ${request.routeOptions.url ?? '(no route)'}`
+    const route = routeName(request)
     this.route = route
     this.openedAt = Date.now()
     if (streamStartChannel.hasSubscribers) streamStartChannel.publish({ request, route, lastEventId: this.conn.lastEventId })
@@ -332,6 +377,15 @@ export class SseStream implements TrackedStream {
       this.conn.end()
     }
     this.stop()
+  }
+
+  canTake (): boolean {
+    return this.pulling && !this.conn.closed && !this.conn.needsDrain && !this.batchFull()
+  }
+
+  take (text: string): void {
+    this.push(text)
+    this.events++
   }
 
   private push (frame: string): void {
@@ -375,24 +429,14 @@ export class SseStream implements TrackedStream {
     this.lastWrite = Date.now()
   }
 
-  private armHeartbeat (delay: number): void {
-    this.heartbeat = setTimeout(() => {
-      if (this.conn.closed) return
-      const interval = this.options.heartbeatInterval
-      const idle = Date.now() - this.lastWrite
-      if (idle >= interval) {
-        // A heartbeat only matters on a quiet line; a draining socket is not quiet.
-        if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) {
-          this.conn.write(HEARTBEAT)
-          this.bytes += HEARTBEAT.length
-        }
-        this.lastWrite = Date.now()
-        this.armHeartbeat(interval)
-      } else {
-        this.armHeartbeat(interval - idle)
-      }
-    }, delay)
-    this.heartbeat.unref()
+  heartbeat (now: number, quietFor: number): void {
+    if (this.conn.closed || now - this.lastWrite < quietFor) return
+    // A heartbeat only matters on a quiet line; a draining socket is not quiet.
+    if (this.measured === '' && this.unmeasured === '' && !this.conn.needsDrain) {
+      this.conn.write(HEARTBEAT)
+      this.bytes += HEARTBEAT.length
+    }
+    this.lastWrite = now
   }
 
   /** Applies the invalid-event policy. Returns false when the stream must end. */
@@ -439,6 +483,19 @@ function flushAll (): void {
   const streams = dirty
   dirty = []
   for (const stream of streams) stream.scheduledFlush()
+}
+
+// `METHOD url-pattern` per route, made once: every stream of the route shares the string.
+const routeNames = new WeakMap<object, string>()
+function routeName (request: FastifyRequest): string {
+  const { config } = request.routeOptions
+  let name = config === undefined ? undefined : routeNames.get(config)
+  // (A route declared for several methods shares its config: the method must match too.)
+  if (name === undefined || !name.startsWith(request.method + ' ')) {
+    name = `${request.method} ${request.routeOptions.url ?? '(no route)'}`
+    if (config !== undefined) routeNames.set(config, name)
+  }
+  return name
 }
 
 /** Lets the event loop turn: timers, I/O and every other stream run before this one goes on. */

@@ -36,7 +36,8 @@ t.test('a subscriber to every documented channel sees each message kind, with it
     }))
     const room = app.sse.topic('room', { events })
     app.get('/room', (_request, reply) => reply.sse(room.subscribe()))
-  }, { plugin: { hub: { queueSize: 2, retain: 2 } } })
+    // highWaterMark: 1: a stream takes one event into its batch per turn, the rest queue.
+  }, { plugin: { hub: { queueSize: 2, retain: 2 }, highWaterMark: 1 } })
 
   const ticks = await rawGet(port, '/ticks', { 'last-event-id': 'seven' })
   await ticks.ended
@@ -63,9 +64,10 @@ t.test('a subscriber to every documented channel sees each message kind, with it
   t.same(of(SSE_CHANNELS.hubReplay), [{ topic: 'room', count: 1, after: ids[1] }])
   t.same(of(SSE_CHANNELS.hubReset), [{ topic: 'room', reason: 'expired', lastEventId: ids[0] }])
 
-  // Publishes in one turn reach the subscribers' queues before any stream takes from them: the
-  // third finds each queue (queueSize: 2) full, and its stream ends.
-  const burst = [0, 1, 2].map(async n => await room.publish(tick(n)))
+  // Publishes in one turn: a stream takes the first into its batch and may be handed the next as
+  // it waits; the rest reach its queue before it takes from it, so a later one finds each queue
+  // (queueSize: 2) full, and its stream ends (once: an ended subscriber gets nothing more).
+  const burst = [0, 1, 2, 3, 4, 5].map(async n => await room.publish(tick(n)))
   t.same(of(SSE_CHANNELS.hubOverflow), [
     { topic: 'room', policy: 'close', queueSize: 2 },
     { topic: 'room', policy: 'close', queueSize: 2 }

@@ -70,7 +70,7 @@ t.test('a frame whose positions would not fit in maxLastEventIdLength goes witho
   const ids = multiTopicIds(['a', 'b'], ['aaaaa', 'bbbbb'], 24, log)
   const entry = toEntry(`${now}-0`, 'data: 1\n')
   // Two positions far apart, one with a sequence of an absurd size: longer than 24 characters.
-  const far = (): Array<{ position: string, key: readonly [number, number] }> => [
+  const far: Array<{ position: string, key: readonly [number, number] }> = [
     { position: `${now}-0`, key: [now, 0] },
     { position: `1-${62 ** 5}`, key: [1, 62 ** 5] }
   ]
@@ -78,6 +78,6 @@ t.test('a frame whose positions would not fit in maxLastEventIdLength goes witho
   t.equal(ids.opening(far), undefined)
   t.equal(ids.entry(entry, 0, far)[ENCODED], 'data: 1\n\n')
   t.equal(errors.length, 1, 'logged once')
-  const near = (): Array<{ position: string, key: readonly [number, number] }> => [{ position: '5-0', key: [5, 0] }, { position: '0-0', key: [0, 0] }]
+  const near: Array<{ position: string, key: readonly [number, number] }> = [{ position: '5-0', key: [5, 0] }, { position: '0-0', key: [0, 0] }]
   t.equal(ids.entry(entry, 0, near)[ENCODED], 'data: 1\nid: ~5.aaaaa0.bbbbb\n\n', 'one that fits has its id')
 })

@@ -251,3 +251,28 @@ t.test('fastify.close() is not derailed by a starting stream whose headers canno
   await response.ended
   t.equal(response.status, 0, 'the connection was dropped without a response head')
 })
+
+t.test('reply.sse() settles once the stream has started, not when it ends; onResponse runs when it ends', async t => {
+  const steps: string[] = []
+  let finish: (() => void) | undefined
+  const { port } = await startApp(t, app => {
+    app.addHook('onResponse', async () => { steps.push('onResponse') })
+    app.get('/s', async (_request, reply) => {
+      await reply.sse(async function * () {
+        yield { data: 'first' }
+        await new Promise<void>(resolve => { finish = resolve })
+        yield { data: 'last' }
+      })
+      steps.push('reply.sse() settled')
+    })
+  })
+  const response = await rawGet(port, '/s')
+  await response.waitFor(body => body === 'data: first\n\n', 'the first event')
+  await until(() => steps.length > 0)
+  t.same(steps, ['reply.sse() settled'], 'settled while the stream is open')
+  finish!()
+  await response.ended
+  t.equal(response.body(), 'data: first\n\ndata: last\n\n')
+  await until(() => steps.length > 1)
+  t.same(steps, ['reply.sse() settled', 'onResponse'], 'onResponse once the stream is over')
+})

@@ -41,7 +41,7 @@ export const singleTopicIds: IdFormat = {
 export function multiTopicIds (names: readonly string[], tags: readonly string[], maxLength: number, log: FastifyBaseLogger): IdFormat {
   let tooLong = false
   const id = (positions: Positions): string | undefined => {
-    const text = encodeKeys(tags, positions().map(({ position, key }) => position === START ? undefined : key))
+    const text = encodeKeys(tags, positions.map(({ position, key }) => position === START ? undefined : key))
     if (text.length <= maxLength) return text
     // Only ids far from the present (or a sequence in the hundreds of thousands) get this long.
     // Without an id the client keeps its previous one, which still resumes exactly, only from
@@ -75,7 +75,7 @@ export function multiTopicIds (names: readonly string[], tags: readonly string[]
 
 /** The one topic's position as its id line says it. */
 function only (positions: Positions): string {
-  const { position } = positions()[0]!
+  const { position } = positions[0]!
   return position === START ? BEFORE_FIRST_EVENT : position
 }
 

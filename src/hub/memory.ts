@@ -34,6 +34,19 @@ interface Stored {
   until: number
 }
 
+/** One follower's feed: an object rather than a closure, since every idle subscriber holds one. */
+class MemoryFollow implements Follow {
+  readonly head: string | undefined
+
+  constructor (private readonly backend: MemoryBackend, private readonly topic: string, private readonly log: Log, private readonly listener: LiveListener) {
+    this.head = log.head
+  }
+
+  stop (): void {
+    this.backend.unfollow(this.topic, this.log, this.listener)
+  }
+}
+
 export class MemoryBackend implements HubBackend {
   private readonly logs = new Map<string, Log>()
   /**
@@ -123,14 +136,14 @@ export class MemoryBackend implements HubBackend {
     const log = this.log(topic)
     log.listeners.add(listener)
     this.idle.delete(topic)
-    return {
-      head: log.head,
-      stop: () => {
-        log.listeners.delete(listener)
-        // A deleted or expired log is no longer this topic's: leave the current one alone.
-        if (log.listeners.size === 0 && this.logs.get(topic) === log) this.becameIdle(topic, log)
-      }
-    }
+    return new MemoryFollow(this, topic, log, listener)
+  }
+
+  /** A follower leaves `log`. */
+  unfollow (topic: string, log: Log, listener: LiveListener): void {
+    log.listeners.delete(listener)
+    // A deleted or expired log is no longer this topic's: leave the current one alone.
+    if (log.listeners.size === 0 && this.logs.get(topic) === log) this.becameIdle(topic, log)
   }
 
   async delete (topic: string): Promise<void> {

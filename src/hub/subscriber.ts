@@ -4,7 +4,7 @@
 // client already has are skipped, so nothing comes twice. How frames are identified (a topic's
 // own ids, or one position per topic) is the IdFormat's business (see format.ts).
 import type { FastifyBaseLogger } from 'fastify'
-import type { EncodedFrame } from '../wire.js'
+import { ENCODED, type EncodedFrame } from '../wire.js'
 import { isSseError } from '../errors.js'
 import { parseId, START, type Entry, type Follow, type HubBackend, type LiveListener } from './backend.js'
 import type { OverflowPolicy } from '../options.js'
@@ -12,6 +12,7 @@ import { decodedOf, type EventDecoder, type TopicEvent } from './filter.js'
 import type { HubResetData } from './reset.js'
 import { END_REASON, hubOverflowChannel, hubReplayChannel, hubResetChannel, type SseStreamEndReason } from '../diagnostics.js'
 import type { HubCounters } from '../stats.js'
+import { ATTACH_SINK, type FrameSink, type PushingIterator } from '../sink.js'
 
 /** Where a client without a position in a topic starts it. */
 export type StartPolicy =
@@ -39,7 +40,7 @@ export interface Position {
 }
 
 /** Every topic's position, in the subscriber's order. */
-export type Positions = () => readonly Position[]
+export type Positions = readonly Position[]
 
 /** How a subscriber's frames say where the client is. */
 export interface IdFormat {
@@ -62,7 +63,6 @@ export interface SubscribedTopic {
 export interface SubscriberOptions {
   backend: HubBackend
   topics: readonly SubscribedTopic[]
-  lastEventId: string | undefined
   from: StartPolicy
   ids: IdFormat
   queueSize: number
@@ -82,6 +82,9 @@ const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 2000
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+// Shared empty arrays, never pushed to (every idle subscriber would otherwise hold its own).
+const NO_FRAMES: EncodedFrame[] = []
+const NO_ENTRIES: Entry[] = []
 // Events passed over without a frame (filtered out, or already sent) before the event loop gets a
 // turn: a replay of a long log that a filter leaves out entirely must not hold the process.
 const SKIP_BUDGET = 256
@@ -94,8 +97,8 @@ interface Queued {
   advanceTo?: Entry
 }
 
-/** One topic of a subscriber. */
-class Cursor {
+/** One topic of a subscriber, and its follower of the topic's live feed. */
+class Cursor implements LiveListener {
   feed: Follow | undefined
   /** The newest id at attach time: replay covers up to it, the live feed everything after. */
   head: string | undefined
@@ -112,14 +115,23 @@ class Cursor {
   /** What the client sent for this topic, quoted in a reset. */
   shown = ''
   /** The replay page being sent, and whether the log holds more after it. */
-  page: Entry[] = []
+  page: Entry[] = NO_ENTRIES
   more = true
   /** Its newest queued live entry, which takes the position past later filtered-out ones. */
   lastQueued: Queued | undefined
   /** A live entry filtered out while the topic still replays: the position once the replay is done. */
   pendingAdvance: Entry | undefined
 
-  constructor (readonly index: number, readonly topic: SubscribedTopic) {}
+  constructor (readonly index: number, readonly topic: SubscribedTopic, private readonly subscriber: Subscriber) {}
+
+  // The feed's listener is the cursor itself: no closures per subscriber and topic.
+  entry (entry: Entry): void {
+    this.subscriber.receive(this, entry)
+  }
+
+  deleted (): void {
+    this.subscriber.topicDeleted(this)
+  }
 
   /** Moves the position to an id (or START), or to an entry's id. */
   moveTo (position: string | Entry): void {
@@ -138,14 +150,16 @@ class Cursor {
   }
 }
 
-export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
+export class Subscriber implements AsyncIterableIterator<EncodedFrame>, PushingIterator {
   private state: 'attaching' | 'replaying' | 'live' | 'ended' = 'attaching'
   /** Frames to send before anything else: the opening id, a reset. */
-  private readonly pending: EncodedFrame[] = []
+  private pending: EncodedFrame[] = NO_FRAMES
   /** Live entries of every topic not yet taken by the stream, in arrival order; at most queueSize. */
   private live: Queued[] = []
   private readonly cursors: Cursor[]
   private waiter: (() => void) | undefined
+  /** Resolves a next() that found nothing to send (see next()). */
+  private parked: ((result: Promise<IteratorResult<EncodedFrame>>) => void) | undefined
   /** Wakes a retry's backoff pause early (on end). */
   private sleeper: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
@@ -156,10 +170,16 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private readonly options: SubscriberOptions
   /** Why it ended, when the stream should not say "source done": read by stream.ts. */
   [END_REASON]: SseStreamEndReason | undefined
+  /** The stream reading this subscriber, once it runs: live events go to it straight when it can take them. */
+  private sink: FrameSink | undefined
 
-  constructor (options: SubscriberOptions) {
+  /** What the client sent as its Last-Event-ID. */
+  private readonly lastEventId: string | undefined
+
+  constructor (options: SubscriberOptions, lastEventId: string | undefined) {
+    this.lastEventId = lastEventId
     this.options = options
-    this.cursors = options.topics.map((topic, index) => new Cursor(index, topic))
+    this.cursors = options.topics.map((topic, index) => new Cursor(index, topic, this))
     // No signal listener: when the client goes, reply.sse() calls return(), which ends this.
     options.subscribers.add(this)
   }
@@ -186,7 +206,20 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     return this
   }
 
-  async next (): Promise<IteratorResult<EncodedFrame>> {
+  [ATTACH_SINK] (sink: FrameSink): void {
+    this.sink = sink
+  }
+
+  next (): Promise<IteratorResult<EncodedFrame>> {
+    // Caught up with nothing to send: wait on a plain promise, which wakeUp() resolves with the
+    // pull, rather than in the pull's own suspended frame (every idle subscriber holds one).
+    if (this.state === 'live' && this.pending.length === 0 && this.live.length === 0 && this.parked === undefined && this.waiter === undefined) {
+      return new Promise(resolve => { this.parked = resolve })
+    }
+    return this.pull()
+  }
+
+  private async pull (): Promise<IteratorResult<EncodedFrame>> {
     this.skipped = 0
     for (;;) {
       if (this.state === 'ended') return DONE
@@ -196,7 +229,11 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
         continue
       }
       const early = this.pending.shift()
-      if (early !== undefined) return { done: false, value: early }
+      if (early !== undefined) {
+        // An emptied array keeps its grown backing store: an idle subscriber would hold it.
+        if (this.pending.length === 0) this.pending = NO_FRAMES
+        return { done: false, value: early }
+      }
       if (this.state === 'replaying') {
         const frame = await this.replayStep()
         // (The step awaits: the subscriber may have ended meanwhile.)
@@ -234,10 +271,11 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     for (const cursor of this.cursors) {
       cursor.feed?.stop()
       cursor.feed = undefined
-      cursor.page = []
+      cursor.page = NO_ENTRIES
     }
     clearTimeout(this.timer)
     this.live = []
+    this.sink = undefined
     this.options.subscribers.delete(this)
     this.sleeper?.()
     this.wakeUp()
@@ -248,7 +286,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const { backend } = this.options
     const waiting = this.cursors.filter(cursor => cursor.feed === undefined)
     const results = await Promise.allSettled(waiting.map(async cursor => {
-      const feed = await backend.follow(cursor.topic.name, this.listener(cursor))
+      const feed = await backend.follow(cursor.topic.name, cursor)
       if (this.state === 'ended') {
         feed.stop()
         return
@@ -263,7 +301,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   }
 
   private start (): void {
-    const { ids, lastEventId, from } = this.options
+    const { ids, from } = this.options
+    const { lastEventId } = this
     const resumes = ids.resume(lastEventId)
     let atPolicy = false
     const invalid: Cursor[] = []
@@ -293,8 +332,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     // A client that has no position in some topic is told where it starts, so that its next
     // reconnection resumes that topic from here even if no event of it comes first.
     if (atPolicy) {
-      const opening = ids.opening(this.positionList)
-      if (opening !== undefined) this.pending.push(opening)
+      const opening = ids.opening(this.cursors)
+      if (opening !== undefined) this.sendFirst(opening)
     }
     this.state = this.cursors.some(cursor => cursor.state === 'replaying') ? 'replaying' : 'live'
   }
@@ -332,7 +371,7 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     const entry = next.page.shift()!
     next.moveTo(entry)
     if (next.page.length === 0 && !next.more) this.caughtUp(next)
-    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.positionList) : undefined
+    return this.passes(next, entry) ? this.options.ids.entry(entry, next.index, this.cursors) : undefined
   }
 
   private async readPage (cursor: Cursor): Promise<void> {
@@ -368,12 +407,18 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private reset (cursor: Cursor, reason: HubResetData['reason']): void {
     cursor.moveTo(cursor.head ?? START)
     cursor.strict = true
-    cursor.page = []
+    cursor.page = NO_ENTRIES
     this.caughtUp(cursor)
     const data: HubResetData = { reason, lastEventId: cursor.shown }
     this.options.counters.resets++
     if (hubResetChannel.hasSubscribers) hubResetChannel.publish({ topic: cursor.topic.name, reason, lastEventId: cursor.shown })
-    this.pending.push(this.options.ids.reset(data, cursor.index, this.positionList))
+    this.sendFirst(this.options.ids.reset(data, cursor.index, this.cursors))
+  }
+
+  /** Queues a frame that goes before anything else (an opening id, a reset). */
+  private sendFirst (frame: EncodedFrame): void {
+    if (this.pending === NO_FRAMES) this.pending = [frame]
+    else this.pending.push(frame)
   }
 
   /** The topic's replay is over: its live entries are next. */
@@ -388,6 +433,8 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   private takeLive (): EncodedFrame | undefined {
     const queued = this.live.shift()
     if (queued === undefined) return undefined
+    // (As for `pending`: a subscriber that caught up on a backlog does not keep its array's size.)
+    if (this.live.length === 0) this.live = []
     const { cursor, entry, advanceTo } = queued
     if (cursor.lastQueued === queued) cursor.lastQueued = undefined
     // (Only a backend breaking its contract would feed an entry at or before the position.)
@@ -396,23 +443,21 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       return undefined
     }
     cursor.moveTo(advanceTo ?? entry)
-    return this.options.ids.entry(entry, cursor.index, this.positionList)
+    return this.options.ids.entry(entry, cursor.index, this.cursors)
   }
 
-  private listener (cursor: Cursor): LiveListener {
-    return {
-      entry: entry => this.receive(cursor, entry),
-      deleted: () => {
-        // The topic is gone: end the stream. The client reconnects, and what it then finds (an
-        // empty topic, or whatever the app answers) is up to the route.
-        this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
-        this[END_REASON] = 'topic-deleted'
-        this.end()
-      }
-    }
+  /**
+   * The topic is gone: the stream ends. The client reconnects, and what it then finds (an empty
+   * topic, or whatever the app answers) is up to the route.
+   */
+  topicDeleted (cursor: Cursor): void {
+    this.options.log.debug({ topic: cursor.topic.name }, 'fastify-typed-sse: the topic was deleted; its subscriber\'s stream ends')
+    this[END_REASON] = 'topic-deleted'
+    this.end()
   }
 
-  private receive (cursor: Cursor, entry: Entry): void {
+  /** A live entry of `cursor`'s topic, from the backend's feed. */
+  receive (cursor: Cursor, entry: Entry): void {
     if (this.state === 'ended') return
     if (!this.passes(cursor, entry)) {
       // No queue slot and no write, but the position must move past it in its turn: after the
@@ -420,6 +465,15 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
       if (cursor.lastQueued !== undefined) cursor.lastQueued.advanceTo = entry
       else if (cursor.state === 'live') cursor.moveTo(entry)
       else cursor.pendingAdvance = entry
+      return
+    }
+    // The fast path: the stream waits on next() (so nothing of ours is on its way to it), nothing
+    // is queued or replaying, and its socket has room: the frame goes into its batch now, with no
+    // queue slot, no iterator result and no promise turn. Anything else takes the queue below.
+    if ((this.parked !== undefined || this.waiter !== undefined) && this.live.length === 0 && this.pending.length === 0 && this.state === 'live' &&
+      cursor.state === 'live' && this.sink?.canTake() === true && cursor.isAfter(entry)) {
+      cursor.moveTo(entry)
+      this.sink.take(this.options.ids.entry(entry, cursor.index, this.cursors)[ENCODED])
       return
     }
     if (this.live.length >= this.options.queueSize) {
@@ -467,9 +521,6 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
     this.options.log.error({ err, topic, id }, 'fastify-typed-sse: a subscriber\'s filter failed; the event was not sent (later failures of this subscriber are not logged)')
   }
 
-  /** Every topic's position, for formats that write them. */
-  private readonly positionList = (): readonly Position[] => this.cursors
-
   private names (): string[] {
     return this.cursors.map(cursor => cursor.topic.name)
   }
@@ -499,6 +550,12 @@ export class Subscriber implements AsyncIterableIterator<EncodedFrame> {
   }
 
   private wakeUp (): void {
+    const parked = this.parked
+    if (parked !== undefined) {
+      this.parked = undefined
+      parked(this.pull())
+      return
+    }
     const waiter = this.waiter
     this.waiter = undefined
     waiter?.()

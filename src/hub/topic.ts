@@ -10,7 +10,7 @@ import { createDecoder, type EventDecoder, type TopicFilter } from './filter.js'
 import { singleTopicIds } from './format.js'
 import { topicTag } from './position.js'
 import { HUB_RESET_EVENT, HubResetSchema } from './reset.js'
-import { type IdFormat, type StartPolicy, Subscriber, type SubscribedTopic } from './subscriber.js'
+import { type IdFormat, type StartPolicy, Subscriber, type SubscribedTopic, type SubscriberOptions } from './subscriber.js'
 import { hubPublishChannel } from '../diagnostics.js'
 import type { HubCounters } from '../stats.js'
 
@@ -193,12 +193,15 @@ export class Topic<M extends EventMap> implements SseTopic<M> {
 /** A source that makes one subscriber of `topics` per call. */
 export function subscribeSource (hub: TopicContext, topics: SubscribedTopic[], from: StartPolicy, ids: () => IdFormat): TopicSource {
   const format = ids()
+  // One options object for every subscriber of this source (idle subscribers count their bytes).
+  let shared: SubscriberOptions | undefined
   return async ({ lastEventId }) => {
     hub.checkOpen()
     const { backend, options, log, subscribers, counters } = hub
-    const subscriber = new Subscriber({
-      backend, topics, lastEventId, from, ids: format, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers, counters
-    })
+    if (shared?.backend !== backend) {
+      shared = { backend, topics, from, ids: format, queueSize: options.queueSize, onOverflow: options.onOverflow, log, subscribers, counters }
+    }
+    const subscriber = new Subscriber(shared, lastEventId)
     await subscriber.open()
     return subscriber
   }
