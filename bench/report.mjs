@@ -211,7 +211,7 @@ export function render (results) {
       ? failedRow(run.name, i, 13)
       : [
           i.label,
-          list(run.name, i.key).at(-1).streamsPerProcess.map(n => n.toLocaleString('en-US')).join(' / '),
+          list(run.name, i.key).at(-1).streamsPerProcess?.map(n => n.toLocaleString('en-US')).join(' / ') ?? '–',
           fmt.f1(med(run.name, i.key, 'openSeconds')),
           fmt.int(med(run.name, i.key, 'opensPerSecond')),
           fmt.kb(med(run.name, i.key, 'heapPerStream')),

@@ -196,36 +196,38 @@ try {
       seconds[scenario.name] = (seconds[scenario.name] ?? 0) + took
       console.log(`  ${scenario.name}: ${took.toFixed(0)} s`)
     }
+    // Every round's results are written as it ends: a run stopped later keeps what it measured.
+    save(round + 1)
   }
 } finally {
   await pool.stop()
   await ctx.redis?.stop()
 }
-const minutes = (Date.now() - started) / 60_000
-const loadAfter = loadavg()
-console.log(`done in ${minutes.toFixed(1)} min; load average after: ${loadAfter.map(l => l.toFixed(2)).join(' ')}`)
+console.log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min; load average after: ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
 
 // ---------------------------------------------------------------------------------------------
 // Results: every sample to results.json, the tables to RESULTS.md (report.mjs renders them). A
 // quick or partial run writes its own files, so it never replaces the full run's.
 
-const results = {
-  date: new Date().toISOString(),
-  minutes,
-  quick,
-  config,
-  throughputRuns: THROUGHPUT_RUNS,
-  machine,
-  load: { before: loadBefore, after: loadAfter },
-  implementations: implementations.map(i => i.key),
-  only: only ?? null,
-  onlyImpls: onlyImpls ?? null,
-  serverNames,
-  seconds,
-  samples,
-  errors
+function save (roundsDone) {
+  const results = {
+    date: new Date(started).toISOString(),
+    minutes: (Date.now() - started) / 60_000,
+    quick,
+    config: { ...config, rounds: roundsDone, scaleRounds: Math.min(config.scaleRounds ?? roundsDone, roundsDone) },
+    throughputRuns: THROUGHPUT_RUNS,
+    machine,
+    load: { before: loadBefore, after: loadavg() },
+    implementations: implementations.map(i => i.key),
+    only: only ?? null,
+    onlyImpls: onlyImpls ?? null,
+    serverNames,
+    seconds,
+    samples,
+    errors
+  }
+  const suffix = quick ? '.quick' : partial ? '.partial' : ''
+  writeFileSync(join(here, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(join(here, `RESULTS${suffix}.md`), render(results))
+  console.log(`  wrote bench/RESULTS${suffix}.md (${roundsDone} round${roundsDone === 1 ? '' : 's'})`)
 }
-const suffix = quick ? '.quick' : partial ? '.partial' : ''
-writeFileSync(join(here, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n')
-writeFileSync(join(here, `RESULTS${suffix}.md`), render(results))
-console.log(`wrote bench/RESULTS${suffix}.md`)
