@@ -29,6 +29,9 @@ const config = quick
       capacity: { subscribers: 500, events: 10, intervalMs: 100, drainMs: 30_000 },
       // Enough to see each kind run (fanout-200 runs every implementation through the same code).
       capacityKeys: ['typed', 'node-http'],
+      // Throughput of small events and the fan-out run every implementation's server; the other
+      // scenarios smoke-test their own code on these, which keeps the quick run near a minute.
+      fewKeys: ['typed', 'typed-traced', 'node-http'],
       processKeys: ['typed', 'typed-x2', 'node-http-x2'],
       idle: 500,
       churn: { total: 1000, concurrency: 50 },
@@ -97,11 +100,12 @@ if (rounds !== undefined) {
 }
 const pick = list => list.filter(i => onlyImpls === undefined || onlyImpls.includes(i.key) || onlyImpls.includes(i.base))
 const implementations = pick(allImplementations)
+const few = list => list.filter(i => config.fewKeys === undefined || config.fewKeys.includes(i.key))
 const byKey = Object.fromEntries(allImplementations.map(i => [i.key, i]))
 
 const scenarios = [
   { name: 'throughput-small', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'small') },
-  { name: 'throughput-large', withCeiling: true, impls: implementations, run: (ctx, i) => throughput(ctx, i, 'large') },
+  { name: 'throughput-large', withCeiling: true, impls: few(implementations), run: (ctx, i) => throughput(ctx, i, 'large') },
   { name: 'validation', impls: implementations.filter(i => i.key === 'typed'), run: validation },
   ...config.fanout.map(f => ({ name: `fanout-${f.subscribers}`, impls: implementations, run: (ctx, i) => fanout(ctx, i, f) })),
   {
@@ -109,8 +113,8 @@ const scenarios = [
     impls: implementations.filter(i => config.capacityKeys === undefined || config.capacityKeys.includes(i.key)),
     run: (ctx, i) => fanout(ctx, i, config.capacity)
   },
-  { name: 'idle', impls: implementations, run: idle },
-  { name: 'churn', impls: implementations, run: churn },
+  { name: 'idle', impls: few(implementations), run: idle },
+  { name: 'churn', impls: few(implementations), run: churn },
   {
     name: 'processes',
     redis: true,
