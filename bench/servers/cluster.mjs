@@ -6,26 +6,15 @@
 // goes to the first worker only; the workers share it through Redis (the plugin's Redis hub, or
 // a Redis channel for the others: BENCH_PUBSUB, see shared.mjs).
 import cluster from 'node:cluster'
-import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../processes.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const file = process.env.BENCH_SERVER
 const count = Number(process.env.BENCH_WORKERS ?? 2)
 
-/** A free port on 127.0.0.1, chosen by the kernel; every worker listens on it. */
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
+// Every worker listens on this one port.
 const port = await freePort()
 cluster.setupPrimary({ exec: join(here, file), execArgv: ['--expose-gc', '--no-warnings'] })
 
